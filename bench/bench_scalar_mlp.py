@@ -35,14 +35,20 @@ def make_data(n: int = 100, seed: int = 0):
 def make_weights(seed: int = 1):
     rng = np.random.default_rng(seed)
     return [
-        ((rng.uniform(-1, 1, size=(fan_out, fan_in)) / np.sqrt(fan_in)).tolist(), [0.0] * fan_out)
+        (
+            (rng.uniform(-1, 1, size=(fan_out, fan_in)) / np.sqrt(fan_in)).tolist(),
+            [0.0] * fan_out,
+        )
         for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:])
     ]
 
 
 def build(value_type, weights):
     return [
-        ([[value_type(w) for w in row] for row in matrix], [value_type(b) for b in bias])
+        (
+            [[value_type(w) for w in row] for row in matrix],
+            [value_type(b) for b in bias],
+        )
         for matrix, bias in weights
     ]
 
@@ -117,16 +123,21 @@ def main() -> None:
 
         engines["micrograd.Value"] = Value
     except ImportError:
-        console.print("[yellow]micrograd not installed (pip install micrograd): "
-                      "timing tinycv alone[/]")
+        console.print(
+            "[yellow]micrograd not installed (pip install micrograd): "
+            "timing tinycv alone[/]"
+        )
 
     results = {name: time_engine(kind, args.rounds) for name, kind in engines.items()}
-    table = Table(title=f"one training step, MLP {SIZES} on 100 points "
-                  f"(median of {args.rounds})")
+    table = Table(
+        title=f"one training step, MLP {SIZES} on 100 points (median of {args.rounds})"
+    )
     for column in ("engine", "step (ms)", "in cycle collector", "loss after"):
         table.add_column(column, justify="right")
     for name, (seconds, in_gc, loss) in results.items():
-        table.add_row(name, f"{seconds * 1e3:.1f}", f"{in_gc / seconds:.0%}", f"{loss:.4f}")
+        table.add_row(
+            name, f"{seconds * 1e3:.1f}", f"{in_gc / seconds:.0%}", f"{loss:.4f}"
+        )
     console.print(table)
     if "micrograd.Value" in results:
         ratio = results["micrograd.Value"][0] / results["tinycv.Scalar"][0]

@@ -31,7 +31,7 @@ def _discover() -> dict:
     for module in pkgutil.iter_modules(__path__):
         if module.name.startswith("_"):
             continue
-        lesson = getattr(importlib.import_module(f"{__name__}.{module.name}"), "LESSON")
+        lesson = importlib.import_module(f"{__name__}.{module.name}").LESSON
         found[lesson.name] = lesson
     return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
 

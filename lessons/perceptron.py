@@ -83,10 +83,19 @@ class Perceptron(Lesson):
     )
     order = 1
     options = (
-        Option("epochs", 100, "passes over the four examples", fast=30,
-               type=click.IntRange(1, 100000)),
-        Option("decay", 1000.0, "α_t = decay / (decay + t)",
-               type=click.FloatRange(min=0, min_open=True)),
+        Option(
+            "epochs",
+            100,
+            "passes over the four examples",
+            fast=30,
+            type=click.IntRange(1, 100000),
+        ),
+        Option(
+            "decay",
+            1000.0,
+            "α_t = decay / (decay + t)",
+            type=click.FloatRange(min=0, min_open=True),
+        ),
     )
 
     def steps(self):
@@ -106,15 +115,19 @@ class Perceptron(Lesson):
             table.add_column(column, justify="right")
         shown = range(min(len(per_epoch), 6))
         for t in shown:
-            table.add_row(str(t), f"{self.decay / (self.decay + t):.4f}", str(per_epoch[t]))
+            table.add_row(
+                str(t), f"{self.decay / (self.decay + t):.4f}", str(per_epoch[t])
+            )
 
         w = run["w"]
         line = f"w = ({w[0]:+.3f}, {w[1]:+.3f}), bias {w[2]:+.3f}"
         status = (
-            f"first epoch without a mistake: {clean[0]}" if clean
+            f"first epoch without a mistake: {clean[0]}"
+            if clean
             else "[red]every epoch has a mistake[/]"
         )
-        total = f"total mistakes: {sum(per_epoch)}   mistakes/epoch: {sparkline(per_epoch, 50)}"
+        curve = sparkline(per_epoch, 50)
+        total = f"total mistakes: {sum(per_epoch)}   mistakes/epoch: {curve}"
         return [table, line, status, total, self._regions(w, gate)]
 
     def _regions(self, w, gate):
@@ -122,8 +135,9 @@ class Perceptron(Lesson):
             return (with_bias(points) @ w >= 0).astype(int)
 
         truth = (GATES[gate] > 0).astype(int)
-        return decision_map(predict, INPUTS, truth, (-0.5, 1.5), (-0.5, 1.5),
-                            rows=10, cols=24)
+        return decision_map(
+            predict, INPUTS, truth, (-0.5, 1.5), (-0.5, 1.5), rows=10, cols=24
+        )
 
     def check(self) -> Verdict:
         facts, passed = [], True
@@ -153,11 +167,20 @@ class Perceptron(Lesson):
         for ax, (gate, y) in zip(axes, GATES.items()):
             w = self.results[gate]["w"]
             zz = w[0] * xx + w[1] * yy + w[2]
-            ax.contourf(xx, yy, zz >= 0, levels=[-0.5, 0.5, 1.5], alpha=0.3,
-                        colors=["tab:orange", "tab:blue"])
-            ax.scatter(INPUTS[:, 0], INPUTS[:, 1], c=y, cmap="coolwarm", s=80,
-                       edgecolors="k")
-            ax.set_title(f"{gate}: {sum(self.results[gate]['mistakes_per_epoch'])} mistakes")
+            ax.contourf(
+                xx,
+                yy,
+                zz >= 0,
+                levels=[-0.5, 0.5, 1.5],
+                alpha=0.3,
+                colors=["tab:orange", "tab:blue"],
+            )
+            ax.scatter(
+                INPUTS[:, 0], INPUTS[:, 1], c=y, cmap="coolwarm", s=80, edgecolors="k"
+            )
+            ax.set_title(
+                f"{gate}: {sum(self.results[gate]['mistakes_per_epoch'])} mistakes"
+            )
             ax.set_xlim(-0.5, 1.5)
             ax.set_ylim(-0.5, 1.5)
         fig.suptitle("Perceptron decision regions")

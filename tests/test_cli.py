@@ -55,8 +55,9 @@ def test_failed_claim_exits_1():
 
 
 def test_step_mode_waits_for_enter():
-    result = CliRunner().invoke(main, ["lesson", "perceptron", "--fast", "--step"],
-                                input="\n" * 10)
+    result = CliRunner().invoke(
+        main, ["lesson", "perceptron", "--fast", "--step"], input="\n" * 10
+    )
     assert result.exit_code == 0
     assert result.output.count("press Enter") == 3
 
@@ -73,6 +74,10 @@ def test_save_fig_writes_png(tmp_path):
 
 
 def test_python_dash_m():
-    out = subprocess.run([sys.executable, "-m", "tinycv", "--version"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "tinycv", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert tinycv.__version__ in out.stdout

@@ -48,8 +48,12 @@ def test_scalar_gradients_by_central_differences(a, b):
     def f(x, y):
         return expression(None, Scalar(x), Scalar(y)).data
 
-    assert sa.grad == pytest.approx((f(a + h, b) - f(a - h, b)) / (2 * h), rel=1e-5, abs=1e-6)
-    assert sb.grad == pytest.approx((f(a, b + h) - f(a, b - h)) / (2 * h), rel=1e-5, abs=1e-6)
+    assert sa.grad == pytest.approx(
+        (f(a + h, b) - f(a - h, b)) / (2 * h), rel=1e-5, abs=1e-6
+    )
+    assert sb.grad == pytest.approx(
+        (f(a, b + h) - f(a, b - h)) / (2 * h), rel=1e-5, abs=1e-6
+    )
 
 
 def test_every_node_keeps_its_gradient_and_graph_release():

@@ -21,7 +21,9 @@ def leaf(array):
 
 @st.composite
 def arrays(draw, min_dims=1, max_dims=3, positive=False):
-    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=min_dims, max_size=max_dims)))
+    shape = tuple(
+        draw(st.lists(st.integers(1, 4), min_size=min_dims, max_size=max_dims))
+    )
     seed = draw(st.integers(0, 2**31 - 1))
     values = np.random.default_rng(seed).standard_normal(shape)
     if positive:
@@ -84,8 +86,21 @@ def test_binary_ops_broadcast(op, pair):
         lambda x: -x / 3 + 1 - x * 2,
         lambda x: x ** leaf(np.full(x.shape, 1.5)),
     ],
-    ids=["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "cube", "pow_half",
-         "rpow", "clip", "affine", "pow_tensor"],
+    ids=[
+        "exp",
+        "log",
+        "sqrt",
+        "abs",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "cube",
+        "pow_half",
+        "rpow",
+        "clip",
+        "affine",
+        "pow_tensor",
+    ],
 )
 @given(x=arrays(positive=True))
 @SETTINGS
@@ -142,8 +157,11 @@ def test_shape_ops(x):
 
 @given(
     batch=st.lists(st.integers(1, 3), max_size=2),
-    m=st.integers(1, 5), k=st.integers(1, 5), n=st.integers(1, 5),
-    broadcast=st.booleans(), transposed=st.booleans(),
+    m=st.integers(1, 5),
+    k=st.integers(1, 5),
+    n=st.integers(1, 5),
+    broadcast=st.booleans(),
+    transposed=st.booleans(),
 )
 @SETTINGS
 def test_matmul(batch, m, k, n, broadcast, transposed):
@@ -152,8 +170,9 @@ def test_matmul(batch, m, k, n, broadcast, transposed):
     b = rng.standard_normal(((1,) if broadcast and batch else tuple(batch)) + (k, n))
     if transposed:
         a = np.ascontiguousarray(np.swapaxes(a, -1, -2)).swapaxes(-1, -2)
-    np.testing.assert_allclose((tinycv.tensor(a) @ tinycv.tensor(b)).numpy(), a @ b,
-                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        (tinycv.tensor(a) @ tinycv.tensor(b)).numpy(), a @ b, rtol=1e-10, atol=1e-10
+    )
     assert gradcheck(lambda a, b: a @ b, leaf(a), leaf(b))
 
 
@@ -260,7 +279,9 @@ def test_factories_are_seeded():
 
 
 def test_reshape_error_names_shapes():
-    with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\)"
+    ):
         tinycv.zeros(2, 3).reshape(4, 2)
 
 

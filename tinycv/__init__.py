@@ -44,10 +44,58 @@ from tinycv.tensor import (
 )
 from tinycv.viz import show_graph
 
+# The larger parts load on first use, so `import tinycv` and `tinycv --help`
+# stay quick: tinycv.nn, tinycv.optim, tinycv.data, tinycv.models, tinycv.cuda.
+_SUBMODULES = ("nn", "optim", "data", "models", "cuda", "lessons", "kernels")
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tinycv.{name}")
+    if name in ("save", "load"):
+        from tinycv.nn import serialization
+
+        return getattr(serialization, name)
+    raise AttributeError(f"module 'tinycv' has no attribute {name!r}")
+
+
 __all__ = [
-    "Function", "GradcheckError", "Scalar", "Tensor", "arange", "bool_", "cat",
-    "eye", "float32", "float64", "full", "get_backend", "gradcheck", "int32",
-    "int64", "is_grad_enabled", "manual_seed", "maximum", "minimum", "no_grad",
-    "ones", "ones_like", "rand", "randint", "randn", "set_backend", "show_graph",
-    "stack", "tensor", "uint8", "use_backend", "where", "zeros", "zeros_like",
+    "Function",
+    "GradcheckError",
+    "Scalar",
+    "Tensor",
+    "arange",
+    "bool_",
+    "cat",
+    "eye",
+    "float32",
+    "float64",
+    "full",
+    "get_backend",
+    "gradcheck",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "manual_seed",
+    "maximum",
+    "minimum",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "save",
+    "load",
+    "rand",
+    "randint",
+    "randn",
+    "set_backend",
+    "show_graph",
+    "stack",
+    "tensor",
+    "uint8",
+    "use_backend",
+    "where",
+    "zeros",
+    "zeros_like",
 ]

@@ -112,10 +112,8 @@ def backward(root, gradient, retain_graph: bool = False) -> None:
         for parent, parent_grad in zip(parents, node._chain(grad)):
             if parent is None or parent_grad is None or not parent.requires_grad:
                 continue
-            if parent in pending:
-                pending[parent] = pending[parent] + parent_grad
-            else:
-                pending[parent] = parent_grad
+            earlier = pending.get(parent)
+            pending[parent] = parent_grad if earlier is None else earlier + parent_grad
 
         if not retain_graph:
             node._release()

@@ -39,28 +39,50 @@ def _comma_list(kind):
 def _lesson_command(lesson_class) -> click.Command:
     """A click command for one lesson: its own options plus the common ones."""
     params = [
-        click.Option(["--seed"], type=int, default=0, show_default=True,
-                     help="Random seed; the claim holds for any seed."),
-        click.Option(["--fast"], is_flag=True,
-                     help="A small setting that finishes in a few seconds."),
-        click.Option(["--step"], is_flag=True,
-                     help="Pause after each step until Enter is pressed."),
-        click.Option(["--save-fig"], type=click.Path(dir_okay=False),
-                     help="Save a PNG figure of the run (needs tinycv[plot])."),
+        click.Option(
+            ["--seed"],
+            type=int,
+            default=0,
+            show_default=True,
+            help="Random seed; the claim holds for any seed.",
+        ),
+        click.Option(
+            ["--fast"],
+            is_flag=True,
+            help="A small setting that finishes in a few seconds.",
+        ),
+        click.Option(
+            ["--step"],
+            is_flag=True,
+            help="Pause after each step until Enter is pressed.",
+        ),
+        click.Option(
+            ["--save-fig"],
+            type=click.Path(dir_okay=False),
+            help="Save a PNG figure of the run (needs tinycv[plot]).",
+        ),
     ]
     for opt in lesson_class.options:
         flag = "--" + opt.name.replace("_", "-")
         if opt.multiple:
             kind = type(opt.default[0]) if opt.default else str
-            params.append(click.Option(
-                [flag], multiple=True, callback=_comma_list(kind),
-                help=f"{opt.help}  [default: {','.join(map(str, opt.default))}]",
-            ))
+            params.append(
+                click.Option(
+                    [flag],
+                    multiple=True,
+                    callback=_comma_list(kind),
+                    help=f"{opt.help}  [default: {','.join(map(str, opt.default))}]",
+                )
+            )
         else:
-            params.append(click.Option(
-                [flag], type=opt.type, default=None,
-                help=f"{opt.help}  [default: {opt.default}]",
-            ))
+            params.append(
+                click.Option(
+                    [flag],
+                    type=opt.type,
+                    default=None,
+                    help=f"{opt.help}  [default: {opt.default}]",
+                )
+            )
             if opt.type is None:
                 params[-1].type = click.types.convert_type(None, opt.default)
 
@@ -68,7 +90,9 @@ def _lesson_command(lesson_class) -> click.Command:
         _run_lesson(lesson_class, values)
 
     return click.Command(
-        lesson_class.name, params=params, callback=run,
+        lesson_class.name,
+        params=params,
+        callback=run,
         help=f"{lesson_class.slide}: {lesson_class.summary}\n\nClaim: "
         f"{lesson_class.claim}",
         short_help=lesson_class.summary,
@@ -170,14 +194,28 @@ main.add_command(LessonGroup("lesson", help="Run one lesson: tinycv lesson NAME.
 
 @main.command("bench")
 @click.argument("what", type=click.Choice(["matmul", "conv2d", "pool", "all"]))
-@click.option("--sizes", multiple=True, callback=_comma_list(int),
-              help="Problem sizes to time (e.g. --sizes 128,512,1024).")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu",
-              show_default=True)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False),
-              help="Also write the figures to this JSON file.")
-@click.option("--rounds", type=click.IntRange(1), default=5, show_default=True,
-              help="Timed rounds after warm-up; the median is reported.")
+@click.option(
+    "--sizes",
+    multiple=True,
+    callback=_comma_list(int),
+    help="Problem sizes to time (e.g. --sizes 128,512,1024).",
+)
+@click.option(
+    "--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False),
+    help="Also write the figures to this JSON file.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Timed rounds after warm-up; the median is reported.",
+)
 def bench(what, sizes, device, json_path, rounds):
     """Time tinycv's kernels against numpy, PyTorch and the reference loops."""
     from tinycv import bench as benchmarks
@@ -187,10 +225,20 @@ def bench(what, sizes, device, json_path, rounds):
 
 @main.command("summary")
 @click.argument("model")
-@click.option("--input-size", multiple=True, callback=_comma_list(int),
-              help="Input shape without the batch, e.g. --input-size 3,224,224.")
-@click.option("--option", "-o", "model_options", multiple=True, metavar="KEY=VALUE",
-              help="A model option, e.g. -o width=0.5 (repeatable).")
+@click.option(
+    "--input-size",
+    multiple=True,
+    callback=_comma_list(int),
+    help="Input shape without the batch, e.g. --input-size 3,224,224.",
+)
+@click.option(
+    "--option",
+    "-o",
+    "model_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A model option, e.g. -o width=0.5 (repeatable).",
+)
 def summary(model, input_size, model_options):
     """The layer table of a model, with parameters and multiply-adds."""
     from tinycv import models
@@ -199,7 +247,9 @@ def summary(model, input_size, model_options):
     for item in model_options:
         key, sep, value = item.partition("=")
         if not sep:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--option")
+            raise click.BadParameter(
+                f"{item!r} is not KEY=VALUE", param_hint="--option"
+            )
         options[key.strip().replace("-", "_")] = _literal(value.strip())
     try:
         code = models.summary_command(model, tuple(input_size) or None, options)
@@ -224,8 +274,11 @@ def data():
 
 @data.command("download")
 @click.argument("name", type=click.Choice(["mnist", "fashion-mnist"]))
-@click.option("--root", type=click.Path(file_okay=False),
-              help="Where to put the files (default: $TINYCV_DATA or ~/.cache/tinycv).")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    help="Where to put the files (default: $TINYCV_DATA or ~/.cache/tinycv).",
+)
 def download(name, root):
     """Download a data set's idx files, verifying their checksums."""
     from tinycv.data import mnist

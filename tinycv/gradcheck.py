@@ -34,7 +34,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
     """
     from tinycv.tensor import Tensor
 
-    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    checked = [
+        i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad
+    ]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True")
     for i in checked:

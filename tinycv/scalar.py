@@ -32,8 +32,18 @@ class Scalar:
     # The inputs (at most two) and the local derivatives with respect to them
     # sit in plain slots rather than tuples: one object per node instead of
     # three keeps the work of Python's garbage collector small.
-    __slots__ = ("data", "grad", "requires_grad", "label", "op", "_a", "_b",
-                 "_da", "_db", "_created")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "label",
+        "op",
+        "_a",
+        "_b",
+        "_da",
+        "_db",
+        "_created",
+    )
 
     # Every Scalar keeps its gradient after backward(), not just the leaves, so
     # a lesson can print dLoss/dNode for every node of the graph.
@@ -93,10 +103,21 @@ class Scalar:
         return Scalar._result(-self.data, "neg", self, -1.0)
 
     def __sub__(self, other):
-        return self + (-_as_scalar(other))
+        other = _as_scalar(other)
+        value = self.data - other.data
+
+        return Scalar._result(value, "-", self, 1.0, other, -1.0)
 
     def __truediv__(self, other):
-        return self * _as_scalar(other) ** -1
+        other = _as_scalar(other)
+        if other.data == 0:
+            raise ZeroDivisionError("Scalar division by zero")
+        value = self.data / other.data
+
+        # d(a/b)/da = 1/b,  d(a/b)/db = -a/b²
+        return Scalar._result(
+            value, "/", self, 1.0 / other.data, other, -value / other.data
+        )
 
     def __radd__(self, other):
         return self + other

@@ -186,9 +186,7 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         if self.device != "cpu":
-            raise TypeError(
-                "numpy(): this tensor is on the GPU; call .cpu() first"
-            )
+            raise TypeError("numpy(): this tensor is on the GPU; call .cpu() first")
         return self.data
 
     def item(self) -> float | int:
@@ -375,8 +373,14 @@ class Tensor:
         count = int(np.prod([self.shape[a] for a in axes], dtype=np.int64))
         return self.sum(dim=axes, keepdim=keepdim) / max(count, 1)
 
-    def var(self, dim=None, unbiased: bool = True, keepdim: bool = False, *,
-            correction: int | None = None) -> Tensor:
+    def var(
+        self,
+        dim=None,
+        unbiased: bool = True,
+        keepdim: bool = False,
+        *,
+        correction: int | None = None,
+    ) -> Tensor:
         """Variance; ``correction=1`` (unbiased) by default, as in PyTorch."""
         if correction is None:
             correction = 1 if unbiased else 0
@@ -475,7 +479,9 @@ class Tensor:
                 "setitem: cannot write into a tensor that requires grad; do it "
                 "inside tinycv.no_grad() or on .detach()"
             )
-        self.data[_raw_index(index)] = value.data if isinstance(value, Tensor) else value
+        self.data[_raw_index(index)] = (
+            value.data if isinstance(value, Tensor) else value
+        )
 
     def __iter__(self):
         for i in range(len(self)):
@@ -486,7 +492,11 @@ class Tensor:
     def __repr__(self) -> str:
         host = self.cpu().data if self.device == "cpu" else self.data.to_host()
         body = np.array2string(
-            host, separator=", ", precision=4, threshold=50, edgeitems=3,
+            host,
+            separator=", ",
+            precision=4,
+            threshold=50,
+            edgeitems=3,
             prefix="tensor(",
         )
         extras = []
@@ -601,8 +611,10 @@ def tensor(data, dtype=None, requires_grad: bool = False, device: str = "cpu"):
     array = _as_array(data, None if dtype is None else np.dtype(dtype))
     array = np.array(array, copy=True) if isinstance(array, np.ndarray) else array
     out = Tensor(array, requires_grad=requires_grad)
-    return out if device == "cpu" else out.to(device).detach().requires_grad_(
-        requires_grad
+    return (
+        out
+        if device == "cpu"
+        else out.to(device).detach().requires_grad_(requires_grad)
     )
 
 
@@ -628,13 +640,15 @@ def full(size, fill_value, dtype=None, requires_grad=False, device="cpu") -> Ten
 
 
 def zeros_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
-                 device=t.device)
+    return zeros(
+        t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device
+    )
 
 
 def ones_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
-                device=t.device)
+    return ones(
+        t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device
+    )
 
 
 def randn(*size, dtype=None, requires_grad=False, device="cpu") -> Tensor:

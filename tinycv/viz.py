@@ -23,8 +23,16 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 
 # Colours that stay distinct on dark and light terminals, one per class.
 CLASS_COLOURS = [
-    (230, 97, 0), (93, 58, 155), (26, 133, 255), (212, 17, 89), (64, 176, 166),
-    (254, 190, 106), (153, 153, 153), (0, 158, 115), (204, 121, 167), (86, 180, 233),
+    (230, 97, 0),
+    (93, 58, 155),
+    (26, 133, 255),
+    (212, 17, 89),
+    (64, 176, 166),
+    (254, 190, 106),
+    (153, 153, 153),
+    (0, 158, 115),
+    (204, 121, 167),
+    (86, 180, 233),
 ]
 
 
@@ -46,8 +54,10 @@ def sparkline(values, width: int | None = None) -> str:
 
 def _shade(value: float) -> tuple:
     """A colour from dark blue (0) through teal to yellow (1): viridis-like."""
-    stops = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98),
-                      (253, 231, 37)], dtype=float)
+    stops = np.array(
+        [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)],
+        dtype=float,
+    )
     position = float(np.clip(value, 0, 1)) * (len(stops) - 1)
     low = int(np.floor(position))
     high = min(low + 1, len(stops) - 1)
@@ -60,8 +70,9 @@ def _rgb(colour) -> str:
     return f"rgb({colour[0]},{colour[1]},{colour[2]})"
 
 
-def heatmap(array, low: float | None = None, high: float | None = None,
-            grey: bool = False) -> Text:
+def heatmap(
+    array, low: float | None = None, high: float | None = None, grey: bool = False
+) -> Text:
     """A 2-D array as coloured half-blocks: each character is two rows.
 
     Args:
@@ -125,7 +136,9 @@ def region_map(labels, points=None, point_labels=None, marks: str = "●") -> Te
             if (r, c) in placed:
                 ink = CLASS_COLOURS[placed[(r, c)] % len(CLASS_COLOURS)]
                 bright = tuple(min(255, int(v * 1.3) + 40) for v in ink)
-                text.append(marks, Style(color=_rgb(bright), bgcolor=_rgb(faded), bold=True))
+                text.append(
+                    marks, Style(color=_rgb(bright), bgcolor=_rgb(faded), bold=True)
+                )
             else:
                 text.append(" ", Style(bgcolor=_rgb(faded)))
         text.append("\n")
@@ -141,6 +154,7 @@ def show_graph(value, max_nodes: int = 200) -> Tree:
     is shown once and then referred to as "(see above)". Call backward with
     ``retain_graph=True`` first if the graph should still be there.
     """
+
     def label(node) -> str:
         if hasattr(node, "_da"):  # a Scalar
             name = f"{node.label} " if node.label else ""
@@ -182,8 +196,9 @@ def tensor_panel(t) -> Panel:
     return Panel(preview, title="Tensor " + "  ".join(facts), expand=False)
 
 
-def decision_map(predict, points, point_labels, xlim, ylim, rows: int = 16,
-                 cols: int = 40) -> Text:
+def decision_map(
+    predict, points, point_labels, xlim, ylim, rows: int = 16, cols: int = 40
+) -> Text:
     """Decision regions of a 2-D classifier with its training points on top.
 
     Args:
@@ -200,8 +215,10 @@ def decision_map(predict, points, point_labels, xlim, ylim, rows: int = 16,
     labels = np.asarray(predict(cells)).astype(int).reshape(rows, cols)
 
     points = np.asarray(points, dtype=float)
-    where = np.column_stack([
-        np.round((ylim[1] - points[:, 1]) / (ylim[1] - ylim[0]) * (rows - 1)),
-        np.round((points[:, 0] - xlim[0]) / (xlim[1] - xlim[0]) * (cols - 1)),
-    ]).astype(int)
+    where = np.column_stack(
+        [
+            np.round((ylim[1] - points[:, 1]) / (ylim[1] - ylim[0]) * (rows - 1)),
+            np.round((points[:, 0] - xlim[0]) / (xlim[1] - xlim[0]) * (cols - 1)),
+        ]
+    ).astype(int)
     return region_map(labels, where, point_labels)

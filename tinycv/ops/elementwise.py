@@ -199,7 +199,9 @@ class Maximum(Function):
         a, b = self.saved_tensors
         share_a = (a > b) + 0.5 * (a == b)
         return (
-            unbroadcast(grad * share_a, shape_of(a)) if self.needs_input_grad[0] else None,
+            unbroadcast(grad * share_a, shape_of(a))
+            if self.needs_input_grad[0]
+            else None,
             unbroadcast(grad * (1 - share_a), shape_of(b))
             if self.needs_input_grad[1]
             else None,
