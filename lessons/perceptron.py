@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import click
 import numpy as np
+from rich.console import Group
 from rich.table import Table
 
 from tinycv.lesson import Lesson, Option, Step, Verdict
@@ -128,7 +129,13 @@ class Perceptron(Lesson):
         )
         curve = sparkline(per_epoch, 50)
         total = f"total mistakes: {sum(per_epoch)}   mistakes/epoch: {curve}"
-        return [table, line, status, total, self._regions(w, gate)]
+        picture = Group(
+            self._regions(w, gate),
+            "[dim]shade: sgn(w·x), dots: the four inputs[/]",
+        )
+        layout = Table.grid(padding=(0, 4))
+        layout.add_row(Group(table, line, status), picture)
+        return [layout, total]
 
     def _regions(self, w, gate):
         def predict(points):
