@@ -7,6 +7,8 @@ Each function returns a rich renderable (print it with ``console.print``):
   for images (an MNIST digit) and fields (a loss surface);
 - ``region_map``: a grid of class labels as colours with data points on top,
   for decision regions;
+- ``contour_map``: a function of two variables as contour bands, with the
+  paths of optimisers drawn on top;
 - ``show_graph``: the computation graph of a Scalar or Tensor as a tree;
 - ``tensor_panel``: how a Tensor shows itself in a rich console.
 """
@@ -36,8 +38,17 @@ CLASS_COLOURS = [
 ]
 
 
-def sparkline(values, width: int | None = None) -> str:
-    """``values`` as a row of block characters, low to high."""
+def sparkline(
+    values,
+    width: int | None = None,
+    low: float | None = None,
+    high: float | None = None,
+) -> str:
+    """``values`` as a row of block characters, low to high.
+
+    ``low`` and ``high`` fix the ends of the scale (default: the curve's own
+    min and max), so that several curves drawn one above the other compare.
+    """
     values = np.asarray(list(values), dtype=float)
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -46,9 +57,11 @@ def sparkline(values, width: int | None = None) -> str:
         # Average consecutive runs so the whole curve fits in ``width``.
         edges = np.linspace(0, values.size, width + 1).astype(int)
         values = np.array([values[a:b].mean() for a, b in zip(edges[:-1], edges[1:])])
-    low, high = values.min(), values.max()
+    low = values.min() if low is None else low
+    high = values.max() if high is None else high
     span = high - low if high > low else 1.0
-    levels = ((values - low) / span * (len(BLOCKS) - 2)).round().astype(int) + 1
+    scaled = np.clip((values - low) / span, 0, 1)
+    levels = (scaled * (len(BLOCKS) - 2)).round().astype(int) + 1
     return "".join(BLOCKS[i] for i in levels)
 
 
@@ -222,3 +235,138 @@ def decision_map(
         ]
     ).astype(int)
     return region_map(labels, where, point_labels)
+
+
+def contour_map(
+    f,
+    xlim,
+    ylim,
+    paths=None,
+    rows: int = 16,
+    cols: int = 48,
+    levels: int = 12,
+    log: bool = True,
+) -> Text:
+    """A function of two variables as banded contours, with paths drawn on top.
+
+    Each character is one cell of the window, coloured by the band its value
+    falls in; the edges between bands are the contour lines. An optimiser's
+    iterates are drawn as its mark in its own colour, so a zig-zag down the
+    walls of a valley shows as it happens.
+
+    Args:
+        f: maps an (n, 2) array of points to n values.
+        xlim, ylim: (low, high) of the window drawn; the top row is ylim[1].
+        paths: ``{mark: (k, 2) array of points}``; a mark is one character.
+            Later paths are drawn over earlier ones; points outside the
+            window are skipped.
+        rows, cols: the grid; cols = 2.5·rows draws a roughly square window.
+        levels: how many colour bands.
+        log: shade by log(f - min f) so the floor of a valley shows too.
+    """
+    xs = np.linspace(xlim[0], xlim[1], cols)
+    ys = np.linspace(ylim[1], ylim[0], rows)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    values = np.asarray(f(np.column_stack([grid_x.ravel(), grid_y.ravel()])), float)
+    values = values.reshape(rows, cols)
+    if log:
+        spread = values.max() - values.min()
+        values = np.log(values - values.min() + 1e-6 * (spread if spread > 0 else 1))
+    low, high = values.min(), values.max()
+    bands = np.floor((values - low) / (high - low if high > low else 1) * levels)
+    shades = np.minimum(bands, levels - 1) / max(levels - 1, 1)
+
+    drawn = {}
+    for index, (mark, points) in enumerate((paths or {}).items()):
+        colour = CLASS_COLOURS[index % len(CLASS_COLOURS)]
+        points = np.asarray(points, dtype=float).reshape(-1, 2)
+        points = points[np.isfinite(points).all(axis=1)]
+        col = np.round((points[:, 0] - xlim[0]) / (xlim[1] - xlim[0]) * (cols - 1))
+        row = np.round((ylim[1] - points[:, 1]) / (ylim[1] - ylim[0]) * (rows - 1))
+        inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
+        for r, c in zip(row[inside].astype(int), col[inside].astype(int)):
+            drawn[(r, c)] = (mark, colour)
+
+    text = Text()
+    for r in range(rows):
+        if r:
+            text.append("\n")
+        for c in range(cols):
+            background = tuple(int(0.55 * v) for v in _shade(shades[r, c]))
+            if (r, c) in drawn:
+                mark, colour = drawn[(r, c)]
+                bright = tuple(min(255, int(v * 1.2) + 50) for v in colour)
+                style = Style(color=_rgb(bright), bgcolor=_rgb(background), bold=True)
+                text.append(mark, style)
+            else:
+                text.append(" ", Style(bgcolor=_rgb(background)))
+    return text
+
+
+# A braille character is a 2 x 4 grid of dots; bit of the dot in (row, column).
+BRAILLE_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
+
+
+def line_plot(x, curves: dict, rows: int = 12, cols: int = 60, ylim=None) -> Text:
+    """Curves y(x) drawn with braille dots, two across and four down a character.
+
+    Args:
+        x: (n,) increasing sample points, shared by every curve.
+        curves: ``{label: (n,) values}``, each drawn in its own colour and
+            named in a legend underneath; where curves meet, the later one
+            is drawn over the earlier.
+        rows, cols: the size of the plot in characters.
+        ylim: (low, high) of the window (default: the curves' range).
+    """
+    x = np.asarray(x, dtype=float)
+    values = {name: np.asarray(y, dtype=float) for name, y in curves.items()}
+    if ylim is None:
+        everything = np.concatenate([y[np.isfinite(y)] for y in values.values()])
+        ylim = (float(everything.min()), float(everything.max()))
+    low, high = ylim
+    span = high - low if high > low else 1.0
+    height, width = 4 * rows, 2 * cols
+    columns = np.linspace(x[0], x[-1], width)
+
+    owner = np.full((height, width), -1)  # which curve's dot, -1 for none
+    for index, y in enumerate(values.values()):
+        dot_rows = np.round((high - np.interp(columns, x, y)) / span * (height - 1))
+        dot_rows = dot_rows.astype(int)
+        for j, r in enumerate(dot_rows):
+            # Fill halfway to each neighbour so steep stretches stay joined up.
+            ends = [r] + [
+                (r + dot_rows[k]) // 2 for k in (j - 1, j + 1) if 0 <= k < width
+            ]
+            top, bottom = max(min(ends), 0), min(max(ends), height - 1)
+            if top <= bottom:
+                owner[top : bottom + 1, j] = index
+
+    labels = [f"{high:.3g}", f"{low:.3g}"]
+    margin = max(len(label) for label in labels) + 1
+    text = Text()
+    for row in range(rows):
+        label = labels[0] if row == 0 else labels[1] if row == rows - 1 else ""
+        text.append(label.rjust(margin - 1) + "┤", style="dim")
+        for col in range(cols):
+            cell = owner[4 * row : 4 * row + 4, 2 * col : 2 * col + 2]
+            if (cell < 0).all():
+                text.append(" ")
+                continue
+            bits = sum(
+                BRAILLE_BITS[r][c]
+                for r in range(4)
+                for c in range(2)
+                if cell[r, c] >= 0
+            )
+            colour = CLASS_COLOURS[int(cell.max()) % len(CLASS_COLOURS)]
+            text.append(chr(0x2800 + bits), style=Style(color=_rgb(colour)))
+        text.append("\n")
+    axis = f"{x[0]:.3g}".ljust(cols // 2) + f"{x[-1]:.3g}".rjust(cols - cols // 2)
+    text.append(" " * margin + axis + "\n", style="dim")
+    text.append(" " * margin)
+    for index, name in enumerate(values):
+        colour = CLASS_COLOURS[index % len(CLASS_COLOURS)]
+        text.append("━━ ", style=Style(color=_rgb(colour), bold=True))
+        text.append(f"{name}   ")
+    text.rstrip()
+    return text
