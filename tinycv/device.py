@@ -58,4 +58,4 @@ def to_device(array, device: str):
         )
     from tinycv.cuda.array import CudaArray
 
-    return CudaArray.from_host(np.ascontiguousarray(array))
+    return CudaArray.from_host(array)  # np.ascontiguousarray would make 0-d 1-d
