@@ -81,3 +81,14 @@ def test_python_dash_m():
         check=True,
     )
     assert tinycv.__version__ in out.stdout
+
+
+def test_models_lists_the_zoo_and_summary_errors_exit_2():
+    result = invoke("models")
+    assert result.exit_code == 0 and "vgg16" in result.output
+    result = invoke("summary", "resnet18")
+    assert result.exit_code == 0 and "11,689,512" in result.output
+    result = invoke("summary", "vgg99")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    result = invoke("summary", "vgg16", "--input-size", "3,16,16")
+    assert result.exit_code == 2 and "3×32×32" in result.output

@@ -1019,3 +1019,14 @@ def test_binary_cross_entropy_with_logits_is_stable():
         F.binary_cross_entropy(tinycv.tensor([0.0]), tinycv.tensor([1.0])).item()
         == 100.0
     )
+
+
+def test_delattr_removes_plain_attributes_and_registered_ones():
+    m = nn.Linear(2, 3)
+    m.note = "plain"
+    del m.note
+    assert not hasattr(m, "note")
+    del m.bias
+    assert "bias" not in dict(m.named_parameters())
+    with pytest.raises(AttributeError, match="no attribute 'missing'"):
+        del m.missing

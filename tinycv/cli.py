@@ -223,6 +223,23 @@ def bench(what, sizes, device, json_path, rounds):
     sys.exit(benchmarks.main(what, list(sizes) or None, device, json_path, rounds))
 
 
+@main.command("models")
+def list_models():
+    """List the model zoo: every name `tinycv summary` accepts."""
+    from rich.table import Table
+
+    from tinycv import models
+    from tinycv._console import console
+
+    table = Table(title="tinycv models", title_justify="left")
+    table.add_column("name", style="bold cyan", no_wrap=True)
+    table.add_column("what it is")
+    for name, description in models.available().items():
+        table.add_row(name, description)
+    console.print(table)
+    console.print("[dim]count one with: tinycv summary NAME [--input-size C,H,W][/]")
+
+
 @main.command("summary")
 @click.argument("model")
 @click.option(

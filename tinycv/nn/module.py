@@ -114,8 +114,9 @@ class Module:
         )
 
     def __delattr__(self, name: str) -> None:
-        if not self._forget(name):
-            object.__delattr__(self, name)
+        if name not in self.__dict__ and not self._forget(name):
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        self._forget(name)
 
     def _forget(self, name: str) -> bool:
         """Remove ``name`` from every registry (and plain attributes)."""
