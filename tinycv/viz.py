@@ -9,6 +9,8 @@ Each function returns a rich renderable (print it with ``console.print``):
   for decision regions;
 - ``contour_map``: a function of two variables as contour bands, with the
   paths of optimisers drawn on top;
+- ``line_plot``: curves y(x) drawn in braille dots, e.g. a function and its
+  approximation;
 - ``show_graph``: the computation graph of a Scalar or Tensor as a tree;
 - ``tensor_panel``: how a Tensor shows itself in a rich console.
 """
