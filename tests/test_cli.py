@@ -92,3 +92,16 @@ def test_models_lists_the_zoo_and_summary_errors_exit_2():
     assert result.exit_code == 2 and "Traceback" not in result.output
     result = invoke("summary", "vgg16", "--input-size", "3,16,16")
     assert result.exit_code == 2 and "3×32×32" in result.output
+
+
+def test_readme_lists_every_lesson():
+    from pathlib import Path
+
+    from tinycv import lessons
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():  # an installed copy without the repository
+        return
+    text = readme.read_text(encoding="utf-8")
+    missing = [name for name in lessons.available() if f"| `{name}` |" not in text]
+    assert not missing, f"README's lesson table lacks {missing}"
