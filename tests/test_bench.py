@@ -1,0 +1,78 @@
+"""Smoke tests of ``tinycv bench``: tiny sizes, one round, JSON written.
+
+Only that the benchmarks run and report; timings are never asserted.
+"""
+
+import json
+
+import pytest
+
+from tinycv import bench
+
+
+def _run(tmp_path, what, sizes):
+    path = tmp_path / "out" / f"{what}.json"
+    assert bench.main(what, sizes, "cpu", str(path), rounds=1) == 0
+    payload = json.loads(path.read_text())
+    assert payload["environment"]["device"] == "cpu"
+    assert not list(path.parent.glob(".bench-*"))  # no temp file left behind
+    return payload["results"]
+
+
+def test_matmul(tmp_path, capsys):
+    results = _run(tmp_path, "matmul", [8, 17])
+    implementations = {(r["case"], r["implementation"]) for r in results}
+    assert ("n=8", "tinycv") in implementations
+    assert ("n=17", "numpy") in implementations
+    assert ("n=32", "reference") in implementations
+    for r in results:
+        assert r["median_ms"] > 0 and r["first_call_ms"] > 0
+        assert r["gflops"] > 0
+    numpy_row = next(r for r in results if r["implementation"] == "numpy")
+    assert numpy_row["ratio"] > 0
+    assert "matmul" in capsys.readouterr().out
+
+
+def test_pool(tmp_path):
+    results = _run(tmp_path, "pool", [1])
+    cases = {r["case"] for r in results}
+    assert "2x2 fwd+bwd 1x64x32x32" in cases
+    assert any(r["implementation"] == "reference" for r in results)
+
+
+def test_conv2d_cases_are_the_lecture_layers():
+    shapes = [case.shapes() for case in bench.CONV_CASES]
+    assert shapes == [
+        ((64, 1, 32, 32), (6, 1, 5, 5)),
+        ((64, 6, 14, 14), (16, 6, 5, 5)),
+        ((32, 64, 32, 32), (64, 64, 3, 3)),
+        ((32, 128, 28, 28), (128, 1, 3, 3)),
+    ]
+    vgg = bench.CONV_CASES[2]
+    assert vgg.forward_flops() == 2.0 * 32 * 64 * 32 * 32 * 64 * 9
+
+
+def test_conv2d(tmp_path, monkeypatch):
+    # One small case keeps the Numba compile of a cold cache short; the
+    # lecture's four cases run through the same code.
+    monkeypatch.setattr(bench, "CONV_CASES", (bench.ConvCase("tiny", 2, 3, 8, 4, 3),))
+    results = _run(tmp_path, "conv2d", None)
+    cases = {r["case"] for r in results if r["implementation"] == "tinycv"}
+    assert "tiny 2x3x8x8*4x3x3x3 fwd" in cases
+    assert "tiny 2x3x8x8*4x3x3x3 fwd+bwd" in cases
+    assert any(r["implementation"] == "reference" for r in results)
+
+
+def test_bad_arguments_exit_2(capsys):
+    assert bench.main("fft", None, "cpu", None, 1) == 2
+    assert bench.main("matmul", [0], "cpu", None, 1) == 2
+    assert "tinycv bench:" in capsys.readouterr().err
+
+
+def test_cuda_missing_exits_2(capsys):
+    from tinycv import cuda
+
+    if cuda.is_available():
+        pytest.skip("a GPU (or the simulator) is available here")
+    assert bench.main("matmul", [8], "cuda", None, 1) == 2
+    assert "no CUDA device" in capsys.readouterr().err
