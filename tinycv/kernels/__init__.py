@@ -60,7 +60,7 @@ def compiling(*dispatchers):
     signature yet, show a spinner on stderr so a student knows why the first
     step is slow; otherwise do nothing.
     """
-    if all(len(d.signatures) > 0 for d in dispatchers):
+    if all(d.overloads for d in dispatchers):
         return contextlib.nullcontext()
     from tinycv._console import stderr_console
 

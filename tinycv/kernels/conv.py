@@ -1,0 +1,1380 @@
+"""Convolution kernels: conv2d, conv3d and conv_transpose2d, forward and backward.
+
+Layouts follow ``torch.nn.functional``: activations are NCHW (NCDHW for
+video), a convolution's weight is ``(C_out, C_in / groups, kh, kw)`` and a
+transposed convolution's weight is ``(C_in, C_out / groups, kh, kw)``.
+Output sizes follow the convolution arithmetic of the lecture::
+
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+The file reads in three parts.
+
+1. Reference loops. One loop nest per operation, written as the formula
+   reads; a student can step through it. Slow, and only for small inputs.
+2. Numba kernels. Two ideas carry everything:
+
+   - a convolution is a matrix product once every receptive field is laid
+     out as a row ("im2col"); a small matrix product on a 4 x 4 register
+     tile does the arithmetic;
+   - the other two products of the backward pass are convolutions too:
+     the gradient with respect to the input is a transposed convolution of
+     the output gradient, and a transposed convolution is an ordinary
+     convolution of a zero-stuffed input with the flipped kernel.
+
+   conv2d runs as a conv3d with a depth of one, so one set of kernels
+   serves both. Convolutions with few taps per output (depthwise, or a
+   single input channel) skip im2col and run a direct kernel instead.
+3. The public functions: check shapes (one-line ``ValueError``), then pick
+   the GPU twin, the reference loops or the Numba kernels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from tinycv.device import device_of
+from tinycv.kernels import compiling, get_backend
+
+_BLOCK = 4  # the register tile of the small matrix product is 4 x 4
+_ALIGN_K = 8  # reduction length padded to whole vectors (8 floats, 4 doubles)
+_TILE_PIXELS = 128  # output pixels per forward im2col tile
+_GRAD_TILE_PIXELS = 512  # the weight gradient sums over a tile's pixels: longer
+_GRAD_TILE_VALUES = 1 << 18  # ...but its im2col tile stays within ~1 MB
+# The direct kernels beat im2col + GEMM (measured on a 2-core x86 CPU) when an
+# output sums fewer products than this:
+_DIRECT_TAPS = 64
+_DIRECT_GRAD_TAPS = 32  # for the weight gradient
+
+
+def output_size(size, kernel, stride, padding, dilation):
+    """The length of a convolution's output along one spatial axis."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def transposed_output_size(size, kernel, stride, padding, output_padding, dilation):
+    """The length of a transposed convolution's output along one axis."""
+    return (
+        (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    )
+
+
+# --------------------------------------------------------------------------
+# 1. Reference loops
+# --------------------------------------------------------------------------
+
+
+def conv2d_forward_reference(x, weight, bias, stride, padding, dilation, groups):
+    """conv2d as the formula reads, one output element at a time.
+
+    y[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q]
+                         * x[n, g*C_g + c, i*s_h - pad_h + p*d_h, j*s_w - pad_w + q*d_w]
+
+    where g = o // (C_out / groups) is the group of output channel o and
+    C_g = C_in / groups. Input positions outside the image are the zero
+    padding: they add nothing.
+    """
+    batch, _, height, width = x.shape
+    out_channels, group_channels, kernel_h, kernel_w = weight.shape
+    out_per_group = out_channels // groups
+    out_h = output_size(height, kernel_h, stride[0], padding[0], dilation[0])
+    out_w = output_size(width, kernel_w, stride[1], padding[1], dilation[1])
+    y = np.zeros((batch, out_channels, out_h, out_w), dtype=x.dtype)
+
+    for n, o, i, j in np.ndindex(batch, out_channels, out_h, out_w):
+        first_channel = (o // out_per_group) * group_channels
+        total = 0.0 if bias is None else bias[o]
+        for c, p, q in np.ndindex(group_channels, kernel_h, kernel_w):
+            row = i * stride[0] - padding[0] + p * dilation[0]
+            col = j * stride[1] - padding[1] + q * dilation[1]
+            if 0 <= row < height and 0 <= col < width:
+                total += weight[o, c, p, q] * x[n, first_channel + c, row, col]
+        y[n, o, i, j] = total
+
+    return y
+
+
+def conv2d_backward_reference(
+    grad_y, x, weight, stride, padding, dilation, groups, need_bias
+):
+    """The forward loop nest again: each product w * x in the sum for y[n, o, i, j]
+    sends grad_y[n, o, i, j] * x to the weight and grad_y[n, o, i, j] * w to
+    the input; the bias collects grad_y itself."""
+    batch, _, height, width = x.shape
+    out_channels, group_channels, kernel_h, kernel_w = weight.shape
+    out_per_group = out_channels // groups
+    grad_x = np.zeros_like(x)
+    grad_w = np.zeros_like(weight)
+    grad_b = np.zeros(out_channels, dtype=x.dtype)
+
+    for n, o, i, j in np.ndindex(grad_y.shape):
+        first_channel = (o // out_per_group) * group_channels
+        g = grad_y[n, o, i, j]
+        grad_b[o] += g
+        for c, p, q in np.ndindex(group_channels, kernel_h, kernel_w):
+            row = i * stride[0] - padding[0] + p * dilation[0]
+            col = j * stride[1] - padding[1] + q * dilation[1]
+            if 0 <= row < height and 0 <= col < width:
+                grad_w[o, c, p, q] += g * x[n, first_channel + c, row, col]
+                grad_x[n, first_channel + c, row, col] += g * weight[o, c, p, q]
+
+    return grad_x, grad_w, grad_b if need_bias else None
+
+
+def conv3d_forward_reference(x, weight, bias, stride, padding, dilation, groups):
+    """conv3d on NCDHW video clips: conv2d with one more axis, time.
+
+    y[n, o, t, i, j] = b[o] + sum_{c, r, p, q} w[o, c, r, p, q]
+                          * x[n, g*C_g + c, t*s_d - pad_d + r*d_d,
+                                            i*s_h - pad_h + p*d_h,
+                                            j*s_w - pad_w + q*d_w]
+    """
+    batch, _, depth, height, width = x.shape
+    out_channels, group_channels, kernel_d, kernel_h, kernel_w = weight.shape
+    out_per_group = out_channels // groups
+    out_d, out_h, out_w = (
+        output_size(
+            x.shape[2 + a], weight.shape[2 + a], stride[a], padding[a], dilation[a]
+        )
+        for a in range(3)
+    )
+    y = np.zeros((batch, out_channels, out_d, out_h, out_w), dtype=x.dtype)
+
+    for n, o, t, i, j in np.ndindex(y.shape):
+        first_channel = (o // out_per_group) * group_channels
+        total = 0.0 if bias is None else bias[o]
+        for c, r, p, q in np.ndindex(group_channels, kernel_d, kernel_h, kernel_w):
+            frame = t * stride[0] - padding[0] + r * dilation[0]
+            row = i * stride[1] - padding[1] + p * dilation[1]
+            col = j * stride[2] - padding[2] + q * dilation[2]
+            if 0 <= frame < depth and 0 <= row < height and 0 <= col < width:
+                total += (
+                    weight[o, c, r, p, q] * x[n, first_channel + c, frame, row, col]
+                )
+        y[n, o, t, i, j] = total
+
+    return y
+
+
+def conv3d_backward_reference(
+    grad_y, x, weight, stride, padding, dilation, groups, need_bias
+):
+    """The conv3d loop nest, sending each product's gradient to both factors."""
+    _, _, depth, height, width = x.shape
+    out_channels, group_channels, kernel_d, kernel_h, kernel_w = weight.shape
+    out_per_group = out_channels // groups
+    grad_x = np.zeros_like(x)
+    grad_w = np.zeros_like(weight)
+    grad_b = np.zeros(out_channels, dtype=x.dtype)
+
+    for n, o, t, i, j in np.ndindex(grad_y.shape):
+        first_channel = (o // out_per_group) * group_channels
+        g = grad_y[n, o, t, i, j]
+        grad_b[o] += g
+        for c, r, p, q in np.ndindex(group_channels, kernel_d, kernel_h, kernel_w):
+            frame = t * stride[0] - padding[0] + r * dilation[0]
+            row = i * stride[1] - padding[1] + p * dilation[1]
+            col = j * stride[2] - padding[2] + q * dilation[2]
+            if 0 <= frame < depth and 0 <= row < height and 0 <= col < width:
+                grad_w[o, c, r, p, q] += g * x[n, first_channel + c, frame, row, col]
+                grad_x[n, first_channel + c, frame, row, col] += (
+                    g * weight[o, c, r, p, q]
+                )
+
+    return grad_x, grad_w, grad_b if need_bias else None
+
+
+def conv_transpose2d_forward_reference(
+    x, weight, bias, stride, padding, output_padding, groups, dilation
+):
+    """The transposed convolution as a scatter: every input pixel paints a
+    copy of the kernel, scaled by its value, onto the output.
+
+    y[n, g*C_og + o, i*s_h - pad_h + p*d_h, j*s_w - pad_w + q*d_w]
+        += x[n, c, i, j] * w[c, o, p, q]       (c in group g)
+
+    Painted positions outside the output are cropped away (that is what
+    ``padding`` means here); ``output_padding`` adds rows and columns at
+    the bottom and right so the size can match a strided conv2d's input.
+    """
+    batch, in_channels, height, width = x.shape
+    _, out_per_group, kernel_h, kernel_w = weight.shape
+    in_per_group = in_channels // groups
+    out_h, out_w = (
+        transposed_output_size(
+            (height, width)[a],
+            weight.shape[2 + a],
+            stride[a],
+            padding[a],
+            output_padding[a],
+            dilation[a],
+        )
+        for a in range(2)
+    )
+    y = np.zeros((batch, out_per_group * groups, out_h, out_w), dtype=x.dtype)
+
+    for n, c, i, j in np.ndindex(x.shape):
+        first_out = (c // in_per_group) * out_per_group
+        for o, p, q in np.ndindex(out_per_group, kernel_h, kernel_w):
+            row = i * stride[0] - padding[0] + p * dilation[0]
+            col = j * stride[1] - padding[1] + q * dilation[1]
+            if 0 <= row < out_h and 0 <= col < out_w:
+                y[n, first_out + o, row, col] += x[n, c, i, j] * weight[c, o, p, q]
+
+    if bias is not None:
+        y += bias.reshape(1, -1, 1, 1)
+    return y
+
+
+def conv_transpose2d_backward_reference(
+    grad_y, x, weight, stride, padding, output_padding, groups, dilation, need_bias
+):
+    """The scatter loop nest run backwards: each painted value gathers its
+    gradient from where it landed."""
+    _, in_channels, _, _ = x.shape
+    _, out_per_group, kernel_h, kernel_w = weight.shape
+    in_per_group = in_channels // groups
+    out_h, out_w = grad_y.shape[2:]
+    grad_x = np.zeros_like(x)
+    grad_w = np.zeros_like(weight)
+
+    for n, c, i, j in np.ndindex(x.shape):
+        first_out = (c // in_per_group) * out_per_group
+        for o, p, q in np.ndindex(out_per_group, kernel_h, kernel_w):
+            row = i * stride[0] - padding[0] + p * dilation[0]
+            col = j * stride[1] - padding[1] + q * dilation[1]
+            if 0 <= row < out_h and 0 <= col < out_w:
+                g = grad_y[n, first_out + o, row, col]
+                grad_x[n, c, i, j] += g * weight[c, o, p, q]
+                grad_w[c, o, p, q] += g * x[n, c, i, j]
+
+    grad_b = grad_y.sum(axis=(0, 2, 3)) if need_bias else None
+    return grad_x, grad_w, grad_b
+
+
+# --------------------------------------------------------------------------
+# 2. Numba kernels (all on 5-D NCDHW arrays; conv2d has depth 1)
+# --------------------------------------------------------------------------
+
+
+# Each parallel kernel below is a thin ``prange`` over independent tasks; the
+# work of one task is a plain function of its own, which keeps the compile
+# time down and lets a reader study one task at a time.
+#
+# Numba turns a[i] into a[i + len(a)] when i < 0, Python's negative-index rule.
+# When it cannot prove an index is non-negative, that extra test stops LLVM
+# from vectorising the loop. So the inner loops below first slice a row to
+# start where they need it, then index it with a plain range variable.
+
+
+@njit(cache=True)
+def _inside(offset, step, length, limit):
+    """The range [first, stop) of j < length with 0 <= offset + j*step < limit."""
+    first = 0 if offset >= 0 else (step - 1 - offset) // step
+    stop = min(length, (limit - 1 - offset) // step + 1)
+    return first, max(first, stop)
+
+
+@njit(cache=True)
+def _place_volume(src, dst, offset, step):
+    """Copy a volume into a zeroed one, padded, zero-stuffed or cropped.
+
+    dst[o_d + t*s_d, o_h + i*s_h, o_w + j*s_w] = src[t, i, j]
+
+    wherever that position lies inside ``dst``. An offset is the padding in
+    front (negative crops); a step above one leaves step - 1 zeros between
+    neighbours, as a transposed convolution needs.
+    """
+    first_t, stop_t = _inside(offset[0], step[0], src.shape[0], dst.shape[0])
+    first_i, stop_i = _inside(offset[1], step[1], src.shape[1], dst.shape[1])
+    first_j, stop_j = _inside(offset[2], step[2], src.shape[2], dst.shape[2])
+    start = offset[2] + first_j * step[2]
+
+    for t in range(first_t, stop_t):
+        for i in range(first_i, stop_i):
+            src_row = src[t, i, first_j:stop_j]
+            dst_row = dst[offset[0] + t * step[0], offset[1] + i * step[1], start:]
+            if step[2] == 1:
+                for j in range(stop_j - first_j):
+                    dst_row[j] = src_row[j]
+            else:
+                for j in range(stop_j - first_j):
+                    dst_row[j * step[2]] = src_row[j]
+
+
+@njit(cache=True)
+def _place_row_channels_last(x, out, n, t, i, offset, step):
+    """``_place_volume`` for input row (n, :, t, i, :) into a channels-last
+    buffer (N, D, H, W, C), where a pixel's channels sit side by side."""
+    frame = offset[0] + t * step[0]
+    row = offset[1] + i * step[1]
+    if frame < 0 or frame >= out.shape[1] or row < 0 or row >= out.shape[2]:
+        return
+    first_j, stop_j = _inside(offset[2], step[2], x.shape[4], out.shape[3])
+    start = offset[2] + first_j * step[2]
+    dst = out[n, frame, row]
+    src = x[n, :, t, i, first_j:stop_j]
+    for j in range(stop_j - first_j):
+        pixel = dst[start + j * step[2]]
+        for c in range(x.shape[1]):
+            pixel[c] = src[c, j]
+
+
+@njit(parallel=True, cache=True)
+def _place(x, out, offset, step, channels_last):
+    """``_place_volume`` for every channel of every image, in parallel; into
+    (N, D, H, W, C) instead of (N, C, D, H, W) when ``channels_last``."""
+    batch, channels, depth, height, width = x.shape
+    if channels_last:
+        for task in prange(batch * depth * height):
+            n = task // (depth * height)
+            t = (task // height) % depth
+            _place_row_channels_last(x, out, n, t, task % height, offset, step)
+    else:
+        for task in prange(batch * channels):
+            n = task // channels
+            c = task % channels
+            _place_volume(x[n, c], out[n, c], offset, step)
+
+
+@njit(fastmath=True, cache=True)
+def _gemm_nt(a, b, c):
+    """c[i, j] += sum_k a[i, k] * b[j, k], one 4 x 4 tile of c at a time.
+
+    a is (M, K), b is (N, K), c is (M, N), all C-contiguous; M and N are
+    multiples of 4 and K a multiple of 8. Both operands run along k in
+    memory, so the k loop streams four rows of each from their start: LLVM
+    keeps the sixteen running sums in vector registers (fastmath lets it
+    reorder the additions) and each loaded vector feeds four multiply-adds.
+    """
+    m_size, k_size = a.shape
+    n_size = b.shape[0]
+    zero = np.zeros(1, dtype=c.dtype)[0]
+
+    for j in range(0, n_size, 4):
+        for i in range(0, m_size, 4):
+            s00 = s01 = s02 = s03 = zero
+            s10 = s11 = s12 = s13 = zero
+            s20 = s21 = s22 = s23 = zero
+            s30 = s31 = s32 = s33 = zero
+
+            for k in range(k_size):
+                a0, a1, a2, a3 = a[i, k], a[i + 1, k], a[i + 2, k], a[i + 3, k]
+                b0, b1, b2, b3 = b[j, k], b[j + 1, k], b[j + 2, k], b[j + 3, k]
+                s00 += a0 * b0
+                s01 += a0 * b1
+                s02 += a0 * b2
+                s03 += a0 * b3
+                s10 += a1 * b0
+                s11 += a1 * b1
+                s12 += a1 * b2
+                s13 += a1 * b3
+                s20 += a2 * b0
+                s21 += a2 * b1
+                s22 += a2 * b2
+                s23 += a2 * b3
+                s30 += a3 * b0
+                s31 += a3 * b1
+                s32 += a3 * b2
+                s33 += a3 * b3
+
+            c[i, j] += s00
+            c[i, j + 1] += s01
+            c[i, j + 2] += s02
+            c[i, j + 3] += s03
+            c[i + 1, j] += s10
+            c[i + 1, j + 1] += s11
+            c[i + 1, j + 2] += s12
+            c[i + 1, j + 3] += s13
+            c[i + 2, j] += s20
+            c[i + 2, j + 1] += s21
+            c[i + 2, j + 2] += s22
+            c[i + 2, j + 3] += s23
+            c[i + 3, j] += s30
+            c[i + 3, j + 1] += s31
+            c[i + 3, j + 2] += s32
+            c[i + 3, j + 3] += s33
+
+
+@njit(cache=True)
+def _scratch(threads, size, like):
+    """Zeroed scratch buffers, one row per thread, of like's dtype.
+
+    Use ``rows[thread, :size]``: the 16 spare values at the end of each row
+    keep the threads at least a cache line (64 bytes) apart. When two cores
+    write to the same cache line, each write takes the line away from the
+    other, and both slow to a crawl.
+    """
+    return np.zeros((threads, size + 16), dtype=like.dtype)
+
+
+@njit(cache=True)
+def _tile_of(task, out_d, out_h, rows_per_tile):
+    """Task number -> (image, frame, first output row, rows) of its tile."""
+    tiles = (out_h + rows_per_tile - 1) // rows_per_tile
+    n = task // (out_d * tiles)
+    t = (task // tiles) % out_d
+    first_row = (task % tiles) * rows_per_tile
+    return n, t, first_row, min(out_h - first_row, rows_per_tile)
+
+
+@njit(parallel=True, cache=True)
+def _conv_forward_gemm(xp, channels, packed_weight, bias, y, kernel, stride, dilation):
+    """Forward convolution as im2col and one small matrix product per tile.
+
+    ``xp`` is the padded input with channels last, viewed as
+    (N, D, H, W * C): each padded input row is one run of W * C values.
+    ``packed_weight`` is (groups, M, K): its row o is w[g*C_og + o]
+    flattened in (kd, kh, kw, c) order, zero-padded to M rows and K columns.
+    A task is a tile of whole output rows of one frame of one image.
+    """
+    batch, _, out_d, out_h, out_w = y.shape
+    rows_per_tile = max(1, _TILE_PIXELS // out_w)
+    tiles = (out_h + rows_per_tile - 1) // rows_per_tile
+
+    for task in prange(batch * out_d * tiles):
+        tile = _tile_of(task, out_d, out_h, rows_per_tile)
+        _forward_gemm_tile(
+            xp, channels, packed_weight, bias, y, tile, kernel, stride, dilation
+        )
+
+
+@njit(fastmath=True, cache=True)
+def _forward_gemm_tile(
+    xp, channels, packed_weight, bias, y, tile, kernel, stride, dilation
+):
+    """One tile of ``_conv_forward_gemm``. For each group g:
+
+    1. im2col: patches[pixel, k] = the receptive field of the pixel, copied
+       in runs of C_g channels that already sit side by side (with one group
+       and no dilation along the width, the kw taps of a row form one longer
+       run of kw * C values);
+    2. result = packed_weight[g] @ patches.T                (``_gemm_nt``);
+    3. y[n, g*C_og + o, pixel] = bias[g*C_og + o] + result[o, pixel].
+    """
+    n, t, first_row, rows = tile
+    out_channels, out_w = y.shape[1], y.shape[4]
+    groups, m_pad, k_pad = packed_weight.shape
+    group_channels = channels // groups
+    out_per_group = out_channels // groups
+    kernel_d, kernel_h, kernel_w = kernel
+    whole_rows = groups == 1 and dilation[2] == 1
+    pixels_pad = (rows * out_w + _BLOCK - 1) // _BLOCK * _BLOCK
+    patches = np.zeros((pixels_pad, k_pad), dtype=y.dtype)
+    result = np.zeros((m_pad, pixels_pad), dtype=y.dtype)
+
+    for g in range(groups):
+        first_channel = g * group_channels
+        for pixel in range(rows * out_w):
+            i = first_row + pixel // out_w
+            j = pixel % out_w
+            patch = patches[pixel]
+            k = 0
+            for r in range(kernel_d):
+                frame = t * stride[0] + r * dilation[0]
+                for p in range(kernel_h):
+                    line = xp[n, frame, i * stride[1] + p * dilation[1]]
+                    if whole_rows:
+                        src = line[j * stride[2] * channels :]
+                        run = patch[k:]
+                        for e in range(kernel_w * channels):
+                            run[e] = src[e]
+                        k += kernel_w * channels
+                        continue
+                    for q in range(kernel_w):
+                        col = j * stride[2] + q * dilation[2]
+                        src = line[col * channels + first_channel :]
+                        run = patch[k:]
+                        for c in range(group_channels):
+                            run[c] = src[c]
+                        k += group_channels
+
+        if g > 0:
+            result[:, :] = 0
+        _gemm_nt(packed_weight[g], patches, result)
+
+        for o in range(out_per_group):
+            channel = g * out_per_group + o
+            for row in range(rows):
+                dst = y[n, channel, t, first_row + row]
+                src = result[o, row * out_w :]
+                for j in range(out_w):
+                    dst[j] = bias[channel] + src[j]
+
+
+@njit(parallel=True, cache=True)
+def _conv_forward_direct(
+    x, weight, bias, y, offset, step, placed, stride, dilation, threads
+):
+    """Forward convolution without im2col, for few taps per output.
+
+    Each task places the C_g channels of one group of one image into a
+    small zeroed buffer of size ``placed`` (see ``_place_volume``) and
+    flattens each placed volume (D_p, H_p, W_p) to one long row. At stride
+    1, output (t, i, j) and its input (t + r*d_d, i + p*d_h, j + q*d_w) then
+    sit at the same flat position up to a shift set by the tap alone,
+
+        shift = r*d_d * H_p*W_p + p*d_h * W_p + q*d_w,
+
+    so each tap is a single multiply-add along a long row, which LLVM
+    vectorises:
+
+        wide[:] += w[o, c, r, p, q] * padded_flat[c, shift : shift + L]
+
+    ``wide`` is the stride-1 output laid out with the input's row length:
+    the W_p - W_out extra columns of each row are dropped, and a strided
+    convolution keeps every s-th row and column. Depthwise convolutions
+    (MobileNet) have only kh * kw taps per output, too few for the matrix
+    product to pay for its im2col copy.
+    """
+    batch, out_channels, out_d, out_h, out_w = y.shape
+    group_channels, kernel_d, kernel_h, kernel_w = weight.shape[1:]
+    groups = x.shape[1] // group_channels
+    depth, height, width = placed
+    plane = height * width
+    volume = depth * plane
+    length = (
+        (out_d - 1) * stride[0] * plane
+        + (out_h - 1) * stride[1] * width
+        + (out_w - 1) * stride[2]
+        + 1
+    )
+
+    # Where each tap starts reading the flattened channels of a group. Every
+    # pass over ``wide`` adds three taps, which loads and stores ``wide`` a
+    # third as often; the last pass is filled up with zero taps.
+    taps = group_channels * kernel_d * kernel_h * kernel_w
+    shifts = np.zeros((taps + 2) // 3 * 3, dtype=np.int64)
+    k = 0
+    for c in range(group_channels):
+        for r in range(kernel_d):
+            for p in range(kernel_h):
+                for q in range(kernel_w):
+                    shifts[k] = (
+                        c * volume
+                        + r * dilation[0] * plane
+                        + p * dilation[1] * width
+                        + q * dilation[2]
+                    )
+                    k += 1
+
+    # Scratch buffers for each of the ``threads`` threads, reused by all its
+    # tasks. Every task places its input at the same positions, so the zeros
+    # around them (the padding) stay.
+    padded = _scratch(threads, group_channels * volume, y)
+    tap_weights = _scratch(threads, shifts.size, y)
+    wide = _scratch(threads, length, y)
+
+    for task in prange(batch * groups):
+        thread = numba.get_thread_id()
+        scratch = (
+            padded[thread, : group_channels * volume],
+            tap_weights[thread, : shifts.size],
+            wide[thread, :length],
+        )
+        _forward_direct_group(
+            x, weight, bias, y, task, offset, step, placed, stride, shifts, scratch
+        )
+
+
+@njit(fastmath=True, cache=True)
+def _forward_direct_group(
+    x, weight, bias, y, task, offset, step, placed, stride, shifts, scratch
+):
+    """One task of ``_conv_forward_direct``: one group of one image."""
+    rows, tap_weights, wide = scratch
+    out_channels, out_d, out_h, out_w = y.shape[1:]
+    group_channels = weight.shape[1]
+    groups = x.shape[1] // group_channels
+    out_per_group = out_channels // groups
+    n, g = task // groups, task % groups
+    depth, height, width = placed
+    volume = depth * height * width
+    step_t, step_i = stride[0] * height * width, stride[1] * width
+    length = wide.size
+    taps = group_channels * weight.shape[2] * weight.shape[3] * weight.shape[4]
+
+    for c in range(group_channels):
+        channel = rows[c * volume : (c + 1) * volume].reshape(placed)
+        _place_volume(x[n, g * group_channels + c], channel, offset, step)
+
+    for o in range(g * out_per_group, (g + 1) * out_per_group):
+        tap_weights[:taps] = weight[o].reshape(taps)
+        for m in range(length):
+            wide[m] = 0
+        for k in range(0, shifts.size, 3):
+            w0, w1, w2 = tap_weights[k], tap_weights[k + 1], tap_weights[k + 2]
+            src0 = rows[shifts[k] :]
+            src1 = rows[shifts[k + 1] :]
+            src2 = rows[shifts[k + 2] :]
+            for m in range(length):
+                wide[m] += w0 * src0[m] + w1 * src1[m] + w2 * src2[m]
+
+        for t in range(out_d):
+            for i in range(out_h):
+                src = wide[t * step_t + i * step_i :]
+                dst = y[n, o, t, i]
+                if stride[2] == 1:
+                    for j in range(out_w):
+                        dst[j] = bias[o] + src[j]
+                else:
+                    for j in range(out_w):
+                        dst[j] = bias[o] + src[j * stride[2]]
+
+
+@njit(parallel=True, cache=True)
+def _conv_weight_grad_gemm(xp, grad_y, partial, kernel, stride, dilation):
+    """grad_w[o, k] = sum over output pixels of grad_y[o, pixel] * patch[pixel, k].
+
+    ``xp`` is the padded input, channels first (N, C, D, H, W). The tiles are
+    those of the forward pass, but longer (the matrix product now sums over
+    a tile's pixels). Each thread adds its tiles into its own slice
+    ``partial[thread]`` of shape (groups, M, K); the caller adds the slices.
+    """
+    batch, _, out_d, out_h, out_w = grad_y.shape
+    tile_pixels = min(_GRAD_TILE_PIXELS, _GRAD_TILE_VALUES // partial.shape[3])
+    rows_per_tile = max(1, tile_pixels // out_w)
+    tiles = (out_h + rows_per_tile - 1) // rows_per_tile
+
+    for task in prange(batch * out_d * tiles):
+        tile = _tile_of(task, out_d, out_h, rows_per_tile)
+        thread = numba.get_thread_id()
+        _weight_grad_gemm_tile(
+            xp, grad_y, partial[thread], tile, kernel, stride, dilation
+        )
+
+
+@njit(fastmath=True, cache=True)
+def _weight_grad_gemm_tile(xp, grad_y, total, tile, kernel, stride, dilation):
+    """One tile of ``_conv_weight_grad_gemm``. For each group g:
+
+    1. grads[o, pixel] = grad_y of the group's output channel o;
+    2. im2col, transposed: cols[k, pixel], k in (c, kd, kh, kw) order (the
+       weight's own layout), one column per output pixel;
+    3. total[g] += grads @ cols.T                            (``_gemm_nt``).
+    """
+    n, t, first_row, rows = tile
+    out_channels, out_w = grad_y.shape[1], grad_y.shape[4]
+    groups, m_pad, k_pad = total.shape
+    group_channels = xp.shape[1] // groups
+    out_per_group = out_channels // groups
+    kernel_d, kernel_h, kernel_w = kernel
+    pixels_pad = (rows * out_w + _ALIGN_K - 1) // _ALIGN_K * _ALIGN_K
+    grads = np.zeros((m_pad, pixels_pad), dtype=xp.dtype)
+    cols = np.zeros((k_pad, pixels_pad), dtype=xp.dtype)
+
+    for g in range(groups):
+        for o in range(out_per_group):
+            for row in range(rows):
+                src = grad_y[n, g * out_per_group + o, t, first_row + row]
+                dst = grads[o, row * out_w :]
+                for j in range(out_w):
+                    dst[j] = src[j]
+
+        k = 0
+        for c in range(group_channels):
+            volume = xp[n, g * group_channels + c]
+            for r in range(kernel_d):
+                frame = t * stride[0] + r * dilation[0]
+                for p in range(kernel_h):
+                    for q in range(kernel_w):
+                        for row in range(rows):
+                            i = (first_row + row) * stride[1] + p * dilation[1]
+                            src = volume[frame, i, q * dilation[2] :]
+                            dst = cols[k, row * out_w :]
+                            if stride[2] == 1:
+                                for j in range(out_w):
+                                    dst[j] = src[j]
+                            else:
+                                for j in range(out_w):
+                                    dst[j] = src[j * stride[2]]
+                        k += 1
+
+        _gemm_nt(grads, cols, total[g])
+
+
+@njit(parallel=True, cache=True)
+def _conv_weight_grad_direct(x, grad_y, grad_w, padding, placed, stride, dilation):
+    """grad_w[o, c, r, p, q] = sum_{n, t, i, j} grad_y[n, o, t, i, j] * (matching x).
+
+    The flat layout of ``_conv_forward_direct`` again: spread grad_y over a
+    wide row (zeros between strided outputs); then the gradient of each tap
+    is one long dot product of that row with the padded input row shifted by
+    the tap, summed over the batch. One output channel per task; ``grad_w``
+    arrives zeroed.
+    """
+    for o in prange(grad_w.shape[0]):
+        _weight_grad_direct_channel(
+            x, grad_y, grad_w, o, padding, placed, stride, dilation
+        )
+
+
+@njit(fastmath=True, cache=True)
+def _weight_grad_direct_channel(
+    x, grad_y, grad_w, o, padding, placed, stride, dilation
+):
+    """One task of ``_conv_weight_grad_direct``: output channel o."""
+    batch, out_channels, out_d, out_h, out_w = grad_y.shape
+    group_channels, kernel_d, kernel_h, kernel_w = grad_w.shape[1:]
+    out_per_group = out_channels // (x.shape[1] // group_channels)
+    first_channel = (o // out_per_group) * group_channels
+    depth, height, width = placed
+    plane = height * width
+    step_t, step_i = stride[0] * plane, stride[1] * width
+    length = (out_d - 1) * step_t + (out_h - 1) * step_i + (out_w - 1) * stride[2] + 1
+    zero = np.zeros(1, dtype=x.dtype)[0]
+
+    # Every image writes the same positions of these two buffers, so the
+    # zeros around them (padding, gaps between strided outputs) stay.
+    padded = np.zeros((group_channels, depth, height, width), dtype=x.dtype)
+    flat = padded.reshape((group_channels, depth * plane))
+    wide = np.zeros(length, dtype=x.dtype)
+
+    for n in range(batch):
+        for c in range(group_channels):
+            _place_volume(x[n, first_channel + c], padded[c], padding, (1, 1, 1))
+        for t in range(out_d):
+            for i in range(out_h):
+                dst = wide[t * step_t + i * step_i :]
+                src = grad_y[n, o, t, i]
+                for j in range(out_w):
+                    dst[j * stride[2]] = src[j]
+
+        for c in range(group_channels):
+            for r in range(kernel_d):
+                for p in range(kernel_h):
+                    for q in range(kernel_w):
+                        shift = (
+                            r * dilation[0] * plane
+                            + p * dilation[1] * width
+                            + q * dilation[2]
+                        )
+                        src = flat[c, shift:]
+                        total = zero
+                        for m in range(length):
+                            total += wide[m] * src[m]
+                        grad_w[o, c, r, p, q] += total
+
+
+def _round_up(value, multiple):
+    return (value + multiple - 1) // multiple * multiple
+
+
+def _use_direct(weight_shape, groups, max_taps=_DIRECT_TAPS):
+    """Direct loops when each output sums few products (fewer than
+    ``max_taps``), or a group has fewer output channels than the register
+    tile is tall; otherwise im2col and the matrix product."""
+    taps = math.prod(weight_shape[1:])
+    return taps < max_taps or weight_shape[0] // groups < _BLOCK
+
+
+def _pack_weight(weight, groups):
+    """(C_out, C_g, kd, kh, kw) -> (groups, M, K): one row per output channel
+    in (kd, kh, kw, c) order, matching channels-last patches, zero-padded
+    to whole register tiles and vectors."""
+    out_channels, group_channels = weight.shape[:2]
+    out_per_group = out_channels // groups
+    rows = weight.reshape((groups, out_per_group) + weight.shape[1:])
+    rows = rows.transpose(0, 1, 3, 4, 5, 2).reshape(groups, out_per_group, -1)
+    taps = rows.shape[2]
+    packed = np.zeros(
+        (groups, _round_up(out_per_group, _BLOCK), _round_up(taps, _ALIGN_K)),
+        dtype=weight.dtype,
+    )
+    packed[:, :out_per_group, :taps] = rows
+    return packed
+
+
+def _flip_for_transpose(weight, groups):
+    """A transposed convolution's weight (C_in, C_og, k...) as the weight of
+    the equivalent convolution, (C_og * groups, C_in / groups, k...), with
+    the kernel flipped along every spatial axis."""
+    in_channels, out_per_group = weight.shape[:2]
+    kernel = weight.shape[2:]
+    per_group = weight.reshape((groups, in_channels // groups, out_per_group) + kernel)
+    swapped = per_group.transpose(0, 2, 1, 3, 4, 5)[:, :, :, ::-1, ::-1, ::-1]
+    return np.ascontiguousarray(
+        swapped.reshape((groups * out_per_group, in_channels // groups) + kernel)
+    )
+
+
+def _numba_conv(x, weight, bias, stride, dilation, groups, offset, step, placed):
+    """Convolve the placed input (see ``_place_volume``) with ``weight``; 5-D."""
+    batch, channels = x.shape[:2]
+    out_channels = weight.shape[0]
+    kernel = weight.shape[2:]
+    out_size = tuple(
+        (placed[a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1
+        for a in range(3)
+    )
+    y = np.empty((batch, out_channels) + out_size, dtype=x.dtype)
+    if bias is None:
+        bias = np.zeros(out_channels, dtype=x.dtype)
+
+    if _use_direct(weight.shape, groups):
+        threads = numba.get_num_threads()
+        with compiling(_conv_forward_direct):
+            _conv_forward_direct(
+                x, weight, bias, y, offset, step, placed, stride, dilation, threads
+            )
+    else:
+        xp = np.zeros((batch,) + placed + (channels,), dtype=x.dtype)
+        packed = _pack_weight(weight, groups)
+        rows = xp.reshape(xp.shape[:3] + (-1,))
+        with compiling(_place, _conv_forward_gemm):
+            _place(x, xp, offset, step, True)
+            _conv_forward_gemm(
+                rows, channels, packed, bias, y, kernel, stride, dilation
+            )
+    return y
+
+
+def _numba_conv_transpose(x, weight, bias, stride, padding, dilation, groups, size):
+    """A transposed convolution with output spatial size ``size``, as an
+    ordinary convolution: stuff stride - 1 zeros between input pixels, pad
+    by d * (k - 1) - padding (crop where negative), flip the kernel."""
+    kernel = weight.shape[2:]
+    reach = tuple(dilation[a] * (kernel[a] - 1) for a in range(3))
+    offset = tuple(reach[a] - padding[a] for a in range(3))
+    placed = tuple(size[a] + reach[a] for a in range(3))
+    flipped = _flip_for_transpose(weight, groups)
+    return _numba_conv(
+        x, flipped, bias, (1, 1, 1), dilation, groups, offset, stride, placed
+    )
+
+
+def _numba_weight_grad(x, grad_y, weight_shape, stride, padding, dilation, groups):
+    """dLoss/dweight of a convolution; 5-D arrays."""
+    batch, channels = x.shape[:2]
+    placed = tuple(x.shape[2 + a] + 2 * padding[a] for a in range(3))
+    if _use_direct(weight_shape, groups, _DIRECT_GRAD_TAPS):
+        grad_w = np.zeros(weight_shape, dtype=x.dtype)
+        with compiling(_conv_weight_grad_direct):
+            _conv_weight_grad_direct(
+                x, grad_y, grad_w, padding, placed, stride, dilation
+            )
+        return grad_w
+
+    xp = np.zeros((batch, channels) + placed, dtype=x.dtype)
+    with compiling(_place):
+        _place(x, xp, padding, (1, 1, 1), False)
+    out_per_group = weight_shape[0] // groups
+    taps = math.prod(weight_shape[1:])
+    partial = np.zeros(
+        (
+            numba.get_num_threads(),
+            groups,
+            _round_up(out_per_group, _BLOCK),
+            _round_up(taps, _ALIGN_K),
+        ),
+        dtype=x.dtype,
+    )
+    with compiling(_conv_weight_grad_gemm):
+        _conv_weight_grad_gemm(xp, grad_y, partial, weight_shape[2:], stride, dilation)
+    total = partial.sum(axis=0)[:, :out_per_group, :taps]
+    return total.reshape(weight_shape)
+
+
+# --------------------------------------------------------------------------
+# 3. Public functions: check the shapes, then dispatch
+# --------------------------------------------------------------------------
+
+
+def _as_tuple(value, length, name, op):
+    """An int or a sequence of ``length`` ints, as a tuple of ints."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * length
+    items = tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(items) != length or not all(isinstance(v, (int, np.integer)) for v in items):
+        raise ValueError(
+            f"{op}: {name} must be an int or a tuple of {length} ints, got {value!r}"
+        )
+    return tuple(int(v) for v in items)
+
+
+def _check(op, x, weight, bias, stride, padding, dilation, groups, spatial):
+    """Checks shared by every convolution; returns the normalised settings."""
+    if not hasattr(x, "shape"):
+        x = np.asarray(x)
+    if not hasattr(weight, "shape"):
+        weight = np.asarray(weight)
+    shapes = f"(input {tuple(x.shape)}, weight {tuple(weight.shape)})"
+    axes = "N, C, D, H, W" if spatial == 3 else "N, C, H, W"
+    if x.ndim != spatial + 2:
+        raise ValueError(
+            f"{op}: expected a {spatial + 2}-D input ({axes}), got {x.ndim}-D {shapes}"
+        )
+    if weight.ndim != spatial + 2:
+        raise ValueError(f"{op}: expected a {spatial + 2}-D weight, got {shapes}")
+    if x.dtype not in (np.float32, np.float64):
+        raise ValueError(
+            f"{op}: expected float32 or float64 input, got {x.dtype} {shapes}"
+        )
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(
+            f"{op}: groups must be a positive int, got {groups!r} {shapes}"
+        )
+
+    stride = _as_tuple(stride, spatial, "stride", op)
+    padding = _as_tuple(padding, spatial, "padding", op)
+    dilation = _as_tuple(dilation, spatial, "dilation", op)
+    if min(stride) < 1:
+        raise ValueError(f"{op}: stride must be positive, got {stride} {shapes}")
+    if min(padding) < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {padding} {shapes}")
+    if min(dilation) < 1:
+        raise ValueError(f"{op}: dilation must be positive, got {dilation} {shapes}")
+
+    if bias is not None:
+        if not hasattr(bias, "shape"):
+            bias = np.asarray(bias)
+        transposed = op.startswith("conv_transpose")
+        channels = weight.shape[1] * groups if transposed else weight.shape[0]
+        if tuple(bias.shape) != (channels,):
+            raise ValueError(
+                f"{op}: bias has shape {tuple(bias.shape)} but the output has "
+                f"{channels} channels {shapes}"
+            )
+    return x, weight, bias, stride, padding, dilation, int(groups)
+
+
+def _check_conv(op, x, weight, bias, stride, padding, dilation, groups, spatial):
+    """Shape checks of conv2d / conv3d: channels, groups, kernel size."""
+    x, weight, bias, stride, padding, dilation, groups = _check(
+        op, x, weight, bias, stride, padding, dilation, groups, spatial
+    )
+    shapes = f"(input {tuple(x.shape)}, weight {tuple(weight.shape)})"
+    if weight.shape[0] % groups != 0:
+        raise ValueError(
+            f"{op}: groups={groups} does not divide the {weight.shape[0]} "
+            f"output channels {shapes}"
+        )
+    if x.shape[1] % groups != 0:
+        raise ValueError(
+            f"{op}: groups={groups} does not divide the {x.shape[1]} "
+            f"input channels {shapes}"
+        )
+    if x.shape[1] != weight.shape[1] * groups:
+        expected = weight.shape[1] * groups
+        raise ValueError(
+            f"{op}: input has {x.shape[1]} channels but weight expects {expected} "
+            f"{shapes}"
+        )
+    for a in range(spatial):
+        span = dilation[a] * (weight.shape[2 + a] - 1) + 1
+        padded = x.shape[2 + a] + 2 * padding[a]
+        if span > padded:
+            raise ValueError(
+                f"{op}: kernel spans {span} but the padded input is only {padded} "
+                f"along spatial axis {a} {shapes}"
+            )
+    return x, weight, bias, stride, padding, dilation, groups
+
+
+def _check_conv_transpose(
+    op, x, weight, bias, stride, padding, output_padding, groups, dilation
+):
+    """Shape checks of conv_transpose2d; returns the output's spatial size."""
+    x, weight, bias, stride, padding, dilation, groups = _check(
+        op, x, weight, bias, stride, padding, dilation, groups, 2
+    )
+    shapes = f"(input {tuple(x.shape)}, weight {tuple(weight.shape)})"
+    output_padding = _as_tuple(output_padding, 2, "output_padding", op)
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"{op}: input has {x.shape[1]} channels but weight expects "
+            f"{weight.shape[0]} {shapes}"
+        )
+    if x.shape[1] % groups != 0:
+        raise ValueError(
+            f"{op}: groups={groups} does not divide the {x.shape[1]} "
+            f"input channels {shapes}"
+        )
+    for a in range(2):
+        if not 0 <= output_padding[a] < max(stride[a], dilation[a]):
+            raise ValueError(
+                f"{op}: output_padding {output_padding} must be >= 0 and smaller "
+                f"than stride {stride} or dilation {dilation} {shapes}"
+            )
+    size = tuple(
+        transposed_output_size(
+            x.shape[2 + a],
+            weight.shape[2 + a],
+            stride[a],
+            padding[a],
+            output_padding[a],
+            dilation[a],
+        )
+        for a in range(2)
+    )
+    if min(size) < 1:
+        raise ValueError(f"{op}: the output would be {size}, too small {shapes}")
+    return x, weight, bias, stride, padding, output_padding, dilation, groups, size
+
+
+def _cpu_arrays(x, *others):
+    """C-contiguous arrays of x's dtype (None stays None)."""
+    x = np.ascontiguousarray(x)
+    converted = [
+        None if a is None else np.ascontiguousarray(a, dtype=x.dtype) for a in others
+    ]
+    return (x, *converted)
+
+
+def _gpu_twin():
+    from tinycv.kernels.cuda import conv as cuda_conv
+
+    return cuda_conv
+
+
+def _gpu_supports_conv3d(dilation, groups):
+    if dilation != (1, 1, 1) or groups != 1:
+        raise ValueError(
+            f"conv3d: dilation {dilation} and groups={groups} run on the CPU only; "
+            "the GPU kernel has neither"
+        )
+
+
+def conv2d_forward(
+    x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1
+):
+    """y = conv2d(x, weight) + bias, as ``torch.nn.functional.conv2d``.
+
+    Args:
+        x: input, (N, C_in, H, W).
+        weight: (C_out, C_in / groups, kh, kw).
+        bias: (C_out,) or None.
+        stride, padding, dilation: ints or pairs (height, width).
+        groups: C_in and C_out split into this many independent groups
+            (groups = C_in is a depthwise convolution).
+
+    Returns:
+        y, (N, C_out, H_out, W_out), of x's dtype.
+    """
+    x, weight, bias, stride, padding, dilation, groups = _check_conv(
+        "conv2d", x, weight, bias, stride, padding, dilation, groups, 2
+    )
+    if device_of(x) == "cuda":
+        return _gpu_twin().conv2d_forward(
+            x, weight, bias, stride, padding, dilation, groups
+        )
+    x, weight, bias = _cpu_arrays(x, weight, bias)
+    if get_backend() == "reference":
+        return conv2d_forward_reference(
+            x, weight, bias, stride, padding, dilation, groups
+        )
+
+    y = _numba_conv(
+        x[:, :, None],
+        weight[:, :, None],
+        bias,
+        (1,) + stride,
+        (1,) + dilation,
+        groups,
+        offset=(0,) + padding,
+        step=(1, 1, 1),
+        placed=(1, x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]),
+    )
+    return y[:, :, 0]
+
+
+def conv2d_backward(
+    grad_y,
+    x,
+    weight,
+    stride=(1, 1),
+    padding=(0, 0),
+    dilation=(1, 1),
+    groups=1,
+    need_bias=True,
+    need_x=True,
+    need_weight=True,
+):
+    """The gradients of conv2d: (grad_x, grad_w, grad_b).
+
+    grad_x is the transposed convolution of grad_y with the same weight;
+    grad_w[o, c, p, q] sums grad_y times the input each weight touched;
+    grad_b sums grad_y over batch and space. A gradient that is not needed
+    (``need_*=False``) comes back as None.
+    """
+    x, weight, _, stride, padding, dilation, groups = _check_conv(
+        "conv2d", x, weight, None, stride, padding, dilation, groups, 2
+    )
+    if device_of(x) == "cuda":
+        return _gpu_twin().conv2d_backward(
+            grad_y, x, weight, stride, padding, dilation, groups, need_bias
+        )
+    x, weight, grad_y = _cpu_arrays(x, weight, grad_y)
+    _check_grad("conv2d", grad_y, x, weight, stride, padding, dilation)
+    if get_backend() == "reference":
+        grad_x, grad_w, grad_b = conv2d_backward_reference(
+            grad_y, x, weight, stride, padding, dilation, groups, need_bias
+        )
+        return (grad_x if need_x else None), (grad_w if need_weight else None), grad_b
+
+    x5, weight5, grad_y5 = x[:, :, None], weight[:, :, None], grad_y[:, :, None]
+    stride5, padding5, dilation5 = (1,) + stride, (0,) + padding, (1,) + dilation
+    grad_x = grad_w = grad_b = None
+    if need_x:
+        grad_x = _numba_conv_transpose(
+            grad_y5, weight5, None, stride5, padding5, dilation5, groups, x5.shape[2:]
+        )[:, :, 0]
+    if need_weight:
+        grad_w = _numba_weight_grad(
+            x5, grad_y5, weight5.shape, stride5, padding5, dilation5, groups
+        )[:, :, 0]
+    if need_bias:
+        grad_b = grad_y.sum(axis=(0, 2, 3))
+    return grad_x, grad_w, grad_b
+
+
+def _check_grad(op, grad_y, x, weight, stride, padding, dilation):
+    """grad_y must have the forward output's shape."""
+    spatial = x.ndim - 2
+    expected = (x.shape[0], weight.shape[0]) + tuple(
+        output_size(
+            x.shape[2 + a], weight.shape[2 + a], stride[a], padding[a], dilation[a]
+        )
+        for a in range(spatial)
+    )
+    if tuple(grad_y.shape) != expected:
+        raise ValueError(
+            f"{op}: grad_y has shape {tuple(grad_y.shape)} but the output is "
+            f"{expected} (input {x.shape}, weight {weight.shape})"
+        )
+
+
+def conv3d_forward(
+    x,
+    weight,
+    bias=None,
+    stride=(1, 1, 1),
+    padding=(0, 0, 0),
+    dilation=(1, 1, 1),
+    groups=1,
+):
+    """y = conv3d(x, weight) + bias on video clips, (N, C, D, H, W).
+
+    Args:
+        x: (N, C_in, D, H, W).
+        weight: (C_out, C_in / groups, kd, kh, kw).
+        bias: (C_out,) or None.
+        stride, padding, dilation: ints or triples (depth, height, width).
+        groups: as in conv2d.
+    """
+    x, weight, bias, stride, padding, dilation, groups = _check_conv(
+        "conv3d", x, weight, bias, stride, padding, dilation, groups, 3
+    )
+    if device_of(x) == "cuda":
+        _gpu_supports_conv3d(dilation, groups)
+        return _gpu_twin().conv3d_forward(x, weight, bias, stride, padding)
+    x, weight, bias = _cpu_arrays(x, weight, bias)
+    if get_backend() == "reference":
+        return conv3d_forward_reference(
+            x, weight, bias, stride, padding, dilation, groups
+        )
+
+    placed = tuple(x.shape[2 + a] + 2 * padding[a] for a in range(3))
+    return _numba_conv(
+        x, weight, bias, stride, dilation, groups, padding, (1, 1, 1), placed
+    )
+
+
+def conv3d_backward(
+    grad_y,
+    x,
+    weight,
+    stride=(1, 1, 1),
+    padding=(0, 0, 0),
+    need_bias=True,
+    dilation=(1, 1, 1),
+    groups=1,
+    need_x=True,
+    need_weight=True,
+):
+    """The gradients of conv3d: (grad_x, grad_w, grad_b), as conv2d_backward."""
+    x, weight, _, stride, padding, dilation, groups = _check_conv(
+        "conv3d", x, weight, None, stride, padding, dilation, groups, 3
+    )
+    if device_of(x) == "cuda":
+        _gpu_supports_conv3d(dilation, groups)
+        return _gpu_twin().conv3d_backward(
+            grad_y, x, weight, stride, padding, need_bias
+        )
+    x, weight, grad_y = _cpu_arrays(x, weight, grad_y)
+    _check_grad("conv3d", grad_y, x, weight, stride, padding, dilation)
+    if get_backend() == "reference":
+        grad_x, grad_w, grad_b = conv3d_backward_reference(
+            grad_y, x, weight, stride, padding, dilation, groups, need_bias
+        )
+        return (grad_x if need_x else None), (grad_w if need_weight else None), grad_b
+
+    grad_x = grad_w = grad_b = None
+    if need_x:
+        grad_x = _numba_conv_transpose(
+            grad_y, weight, None, stride, padding, dilation, groups, x.shape[2:]
+        )
+    if need_weight:
+        grad_w = _numba_weight_grad(
+            x, grad_y, weight.shape, stride, padding, dilation, groups
+        )
+    if need_bias:
+        grad_b = grad_y.sum(axis=(0, 2, 3, 4))
+    return grad_x, grad_w, grad_b
+
+
+def conv_transpose2d_forward(
+    x,
+    weight,
+    bias=None,
+    stride=(1, 1),
+    padding=(0, 0),
+    output_padding=(0, 0),
+    groups=1,
+    dilation=(1, 1),
+):
+    """y = conv_transpose2d(x, weight) + bias, the upsampling of U-Net decoders.
+
+    Args:
+        x: (N, C_in, H, W).
+        weight: (C_in, C_out / groups, kh, kw).
+        bias: (C_out,) or None.
+        stride, padding, output_padding, dilation: ints or pairs.
+        groups: as in conv2d.
+
+    Returns:
+        y, (N, C_out, H_out, W_out) with
+        H_out = (H - 1) * stride - 2 * padding + dilation * (kh - 1)
+                + output_padding + 1.
+    """
+    x, weight, bias, stride, padding, output_padding, dilation, groups, size = (
+        _check_conv_transpose(
+            "conv_transpose2d",
+            x,
+            weight,
+            bias,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            dilation,
+        )
+    )
+    if device_of(x) == "cuda":
+        return _gpu_twin().conv_transpose2d_forward(
+            x, weight, bias, stride, padding, output_padding, groups, dilation
+        )
+    x, weight, bias = _cpu_arrays(x, weight, bias)
+    if get_backend() == "reference":
+        return conv_transpose2d_forward_reference(
+            x, weight, bias, stride, padding, output_padding, groups, dilation
+        )
+
+    y = _numba_conv_transpose(
+        x[:, :, None],
+        weight[:, :, None],
+        bias,
+        (1,) + stride,
+        (0,) + padding,
+        (1,) + dilation,
+        groups,
+        (1,) + size,
+    )
+    return y[:, :, 0]
+
+
+def conv_transpose2d_backward(
+    grad_y,
+    x,
+    weight,
+    stride=(1, 1),
+    padding=(0, 0),
+    output_padding=(0, 0),
+    groups=1,
+    dilation=(1, 1),
+    need_bias=True,
+    need_x=True,
+    need_weight=True,
+):
+    """The gradients of conv_transpose2d: (grad_x, grad_w, grad_b).
+
+    A transposed convolution is the input-gradient of a conv2d, so its own
+    input-gradient is that conv2d: grad_x = conv2d(grad_y, weight). Its
+    weight-gradient is conv2d's weight-gradient with the roles of input
+    and output swapped.
+    """
+    x, weight, _, stride, padding, output_padding, dilation, groups, size = (
+        _check_conv_transpose(
+            "conv_transpose2d",
+            x,
+            weight,
+            None,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            dilation,
+        )
+    )
+    if device_of(x) == "cuda":
+        return _gpu_twin().conv_transpose2d_backward(
+            grad_y,
+            x,
+            weight,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            dilation,
+            need_bias,
+        )
+    x, weight, grad_y = _cpu_arrays(x, weight, grad_y)
+    expected = (x.shape[0], weight.shape[1] * groups) + size
+    if tuple(grad_y.shape) != expected:
+        raise ValueError(
+            f"conv_transpose2d: grad_y has shape {tuple(grad_y.shape)} but the "
+            f"output is {expected} (input {x.shape}, weight {weight.shape})"
+        )
+    if get_backend() == "reference":
+        grad_x, grad_w, grad_b = conv_transpose2d_backward_reference(
+            grad_y,
+            x,
+            weight,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            dilation,
+            need_bias,
+        )
+        return (grad_x if need_x else None), (grad_w if need_weight else None), grad_b
+
+    x5, weight5, grad_y5 = x[:, :, None], weight[:, :, None], grad_y[:, :, None]
+    stride5, padding5, dilation5 = (1,) + stride, (0,) + padding, (1,) + dilation
+    grad_x = grad_w = grad_b = None
+    if need_x:
+        placed = (1,) + tuple(grad_y.shape[2 + a] + 2 * padding[a] for a in range(2))
+        grad_x = _numba_conv(
+            grad_y5,
+            weight5,
+            None,
+            stride5,
+            dilation5,
+            groups,
+            padding5,
+            (1, 1, 1),
+            placed,
+        )
+        # output_padding >= stride (allowed when dilation > stride) makes this
+        # conv2d one row or column longer than x; that extra part is cropped.
+        grad_x = grad_x[:, :, 0, : x.shape[2], : x.shape[3]]
+    if need_weight:
+        grad_w = _numba_weight_grad(
+            grad_y5, x5, weight5.shape, stride5, padding5, dilation5, groups
+        )[:, :, 0]
+    if need_bias:
+        grad_b = grad_y.sum(axis=(0, 2, 3))
+    return grad_x, grad_w, grad_b
