@@ -37,10 +37,11 @@ import numpy as np
 from numba import njit, prange
 
 from tinycv.device import device_of
-from tinycv.kernels import compiling, get_backend
+from tinycv.kernels import CACHE_LINE, aligned_empty, compiling, get_backend
+from tinycv.kernels._threads import threads_for
 
 _BLOCK = 4  # the register tile of the small matrix product is 4 x 4
-_ALIGN_K = 8  # reduction length padded to whole vectors (8 floats, 4 doubles)
+_ALIGN_K = 16  # reduction length padded to whole 64-byte lines (16 floats)
 _TILE_PIXELS = 128  # output pixels per forward im2col tile
 _GRAD_TILE_PIXELS = 512  # the weight gradient sums over a tile's pixels: longer
 _GRAD_TILE_VALUES = 1 << 18  # ...but its im2col tile stays within ~1 MB
@@ -345,7 +346,7 @@ def _gemm_nt(a, b, c):
     """c[i, j] += sum_k a[i, k] * b[j, k], one 4 x 4 tile of c at a time.
 
     a is (M, K), b is (N, K), c is (M, N), all C-contiguous; M and N are
-    multiples of 4 and K a multiple of 8. Both operands run along k in
+    multiples of 4 and K a multiple of 16. Both operands run along k in
     memory, so the k loop streams four rows of each from their start: LLVM
     keeps the sixteen running sums in vector registers (fastmath lets it
     reorder the additions) and each loaded vector feeds four multiply-adds.
@@ -412,6 +413,17 @@ def _scratch(threads, size, like):
 
 
 @njit(cache=True)
+def _aligned_zeros(rows, cols, like):
+    """A zeroed (rows, cols) array of like's dtype whose data starts on a
+    cache line. Numba aligns its arrays to 32 bytes, but an AVX-512 vector
+    load that straddles two cache lines costs two loads; with ``cols`` a
+    multiple of ``_ALIGN_K`` every row starts on a line."""
+    buffer = np.zeros(rows * cols + CACHE_LINE, dtype=like.dtype)
+    start = (-buffer.ctypes.data % CACHE_LINE) // buffer.itemsize
+    return buffer[start : start + rows * cols].reshape((rows, cols))
+
+
+@njit(cache=True)
 def _tile_of(task, out_d, out_h, rows_per_tile):
     """Task number -> (image, frame, first output row, rows) of its tile."""
     tiles = (out_h + rows_per_tile - 1) // rows_per_tile
@@ -463,7 +475,7 @@ def _forward_gemm_tile(
     kernel_d, kernel_h, kernel_w = kernel
     whole_rows = groups == 1 and dilation[2] == 1
     pixels_pad = (rows * out_w + _BLOCK - 1) // _BLOCK * _BLOCK
-    patches = np.zeros((pixels_pad, k_pad), dtype=y.dtype)
+    patches = _aligned_zeros(pixels_pad, k_pad, y)
     result = np.zeros((m_pad, pixels_pad), dtype=y.dtype)
 
     for g in range(groups):
@@ -663,8 +675,8 @@ def _weight_grad_gemm_tile(xp, grad_y, total, tile, kernel, stride, dilation):
     out_per_group = out_channels // groups
     kernel_d, kernel_h, kernel_w = kernel
     pixels_pad = (rows * out_w + _ALIGN_K - 1) // _ALIGN_K * _ALIGN_K
-    grads = np.zeros((m_pad, pixels_pad), dtype=xp.dtype)
-    cols = np.zeros((k_pad, pixels_pad), dtype=xp.dtype)
+    grads = _aligned_zeros(m_pad, pixels_pad, xp)
+    cols = _aligned_zeros(k_pad, pixels_pad, xp)
 
     for g in range(groups):
         for o in range(out_per_group):
@@ -780,10 +792,11 @@ def _pack_weight(weight, groups):
     rows = weight.reshape((groups, out_per_group) + weight.shape[1:])
     rows = rows.transpose(0, 1, 3, 4, 5, 2).reshape(groups, out_per_group, -1)
     taps = rows.shape[2]
-    packed = np.zeros(
+    packed = aligned_empty(
         (groups, _round_up(out_per_group, _BLOCK), _round_up(taps, _ALIGN_K)),
-        dtype=weight.dtype,
+        weight.dtype,
     )
+    packed[...] = 0
     packed[:, :out_per_group, :taps] = rows
     return packed
 
@@ -802,7 +815,21 @@ def _flip_for_transpose(weight, groups):
 
 
 def _numba_conv(x, weight, bias, stride, dilation, groups, offset, step, placed):
-    """Convolve the placed input (see ``_place_volume``) with ``weight``; 5-D."""
+    """Convolve the placed input (see ``_place_volume``) with ``weight``; 5-D.
+
+    A small convolution runs on one thread (``threads_for``): waking the
+    other cores would cost more than the work.
+    """
+    outputs = x.shape[0] * weight.shape[0] * math.prod(placed)
+    with threads_for(outputs * (weight.size // weight.shape[0])):
+        return _numba_conv_on_threads(
+            x, weight, bias, stride, dilation, groups, offset, step, placed
+        )
+
+
+def _numba_conv_on_threads(
+    x, weight, bias, stride, dilation, groups, offset, step, placed
+):
     batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     kernel = weight.shape[2:]
@@ -847,7 +874,16 @@ def _numba_conv_transpose(x, weight, bias, stride, padding, dilation, groups, si
 
 
 def _numba_weight_grad(x, grad_y, weight_shape, stride, padding, dilation, groups):
-    """dLoss/dweight of a convolution; 5-D arrays."""
+    """dLoss/dweight of a convolution; 5-D arrays (small ones on one thread)."""
+    with threads_for(grad_y.size * math.prod(weight_shape[1:])):
+        return _numba_weight_grad_on_threads(
+            x, grad_y, weight_shape, stride, padding, dilation, groups
+        )
+
+
+def _numba_weight_grad_on_threads(
+    x, grad_y, weight_shape, stride, padding, dilation, groups
+):
     batch, channels = x.shape[:2]
     placed = tuple(x.shape[2 + a] + 2 * padding[a] for a in range(3))
     if _use_direct(weight_shape, groups, _DIRECT_GRAD_TAPS):

@@ -20,7 +20,8 @@ The file reads in three parts.
    2. computes C in 4 x 4 tiles: sixteen running sums stay in registers
       while the loop over K loads 4 numbers of A and 4 of B, 8 loads for 16
       multiply-adds, and fastmath lets LLVM turn that loop into SIMD
-      instructions with fused multiply-adds;
+      instructions with fused multiply-adds. Every packed row starts on a
+      64-byte cache line: a vector load that straddles two lines costs two;
    3. cuts C into blocks of rows and columns that one thread computes, and
       K into slices, so the rows of A and B a block reuses stay in cache;
    4. hands the blocks to all cores with ``prange``.
@@ -28,12 +29,13 @@ The file reads in three parts.
 3. The public functions: check shapes (one-line ``ValueError``), then pick
    the GPU twin, the reference loops or the Numba kernel.
 
-On the machine this was written on (2 cores, AVX-512) the kernel runs at
-about 145 GFLOP/s in float32 at n = 1024, close to the peak of 256-bit
-fused multiply-adds, and at 0.4x to 0.5x of numpy's OpenBLAS; ``tinycv
-bench matmul`` measures it on yours. The gap is the vector width: LLVM,
-under Numba, prefers 256-bit vectors on Intel server chips, while OpenBLAS
-uses 512-bit ones (bench/README.md shows how to lift the preference).
+On the machine this was written on (2 cores, AVX-512) the kernel runs in
+float32 at n = 1024 at about 130 GFLOP/s on one core and 0.65x to 0.8x of
+numpy's OpenBLAS; ``tinycv bench matmul`` measures it on yours. Two things
+matter as much as the loop nest: 512-bit vectors (``tinycv.kernels`` lets
+Numba use them on AVX-512 CPUs) and rows aligned to cache lines (numpy
+aligns large arrays to 16 bytes only; see ``aligned_empty``). The rest of
+the gap to BLAS is the 16 horizontal sums that end each tile's slice of K.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinycv.device import device_of
-from tinycv.kernels import compiling, get_backend
+from tinycv.kernels import aligned_empty, compiling, get_backend
 from tinycv.kernels._threads import threads_for
 
 # Blocking. A task computes a block of ROWS x COLS of C, walking K in
@@ -55,7 +57,7 @@ _TILE = 4
 _ROWS = 64
 _COLS = 64
 _DEPTH_BYTES = 4096  # a slice of K: 1024 float32 or 512 float64
-_ALIGN = 16  # packed rows hold a whole number of 512-bit vectors
+_ALIGN = 16  # packed rows hold a whole number of 64-byte lines (512-bit vectors)
 
 
 # --------------------------------------------------------------------------
@@ -96,22 +98,22 @@ def _pack_rows(x, length):
     """Copy x (S, R, K) into (S, R, length): each row contiguous along K,
     zero past K. A plain copy, which numpy does at memory speed."""
     batch, rows, depth = x.shape
-    packed = np.empty((batch, rows, length), dtype=x.dtype)
+    packed = aligned_empty((batch, rows, length), x.dtype)
     packed[:, :, :depth] = x
     packed[:, :, depth:] = 0
     return packed
 
 
 @njit(cache=True, parallel=True)
-def _pack_columns(x, length):
-    """Transpose x (S, K, R) into (S, R, length), zero past K.
+def _pack_columns(x, packed):
+    """Transpose x (S, K, R) into ``packed`` (S, R, length), zero past K.
 
     A task owns 16 columns: it reads them one row at a time (16 numbers,
     one cache line) and appends each number to its own packed row, so the
     16 rows being written stay in L1 throughout.
     """
     batch, depth, cols = x.shape
-    packed = np.empty((batch, cols, length), dtype=x.dtype)
+    length = packed.shape[2]
     group = 16
     groups = (cols + group - 1) // group
 
@@ -127,8 +129,6 @@ def _pack_columns(x, length):
         for j in range(j0, j1):
             for p in range(depth, length):
                 target[j, p] = 0
-
-    return packed
 
 
 @njit(cache=True, fastmath=True)
@@ -248,7 +248,9 @@ def _pack(x, along_rows):
     columns = rows.transpose(0, 2, 1)
     length = _packed_length(rows.shape[2])
     if columns.flags.c_contiguous and not rows.flags.c_contiguous:
-        return _pack_columns(columns, length)
+        packed = aligned_empty((x.shape[0], rows.shape[1], length), x.dtype)
+        _pack_columns(columns, packed)
+        return packed
     return _pack_rows(rows, length)
 
 
