@@ -313,3 +313,28 @@ def test_repr_and_rich_display():
     console.print(y)
     shown = console.export_text()
     assert "(1, 2)" in shown and "float32" in shown and "Mul" in shown
+
+
+def test_training_steps_do_not_grow_the_number_of_live_objects():
+    import gc
+
+    from tinycv import nn, optim
+
+    model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+    sgd = optim.SGD(model.parameters(), lr=0.01)
+    x, y = tinycv.randn(16, 3), tinycv.randn(16, 1)
+
+    def step():
+        loss = ((model(x) - y) ** 2).mean()
+        sgd.zero_grad()
+        loss.backward()
+        sgd.step()
+
+    for _ in range(5):
+        step()
+    gc.collect()
+    before = len(gc.get_objects())
+    for _ in range(50):
+        step()
+    gc.collect()
+    assert len(gc.get_objects()) <= before + 10
