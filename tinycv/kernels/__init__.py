@@ -67,10 +67,13 @@ BACKENDS = ("numba", "reference")
 
 _backend = os.environ.get("TINYCV_BACKEND", "numba").strip().lower() or "numba"
 if _backend not in BACKENDS:
-    raise ValueError(
-        f"TINYCV_BACKEND={_backend!r} is not a kernel backend; "
-        f"choose one of {', '.join(BACKENDS)}"
+    # A mistyped environment variable should not stop every tinycv command
+    # with a traceback: say what is wrong in one line and use the default.
+    sys.stderr.write(
+        f"tinycv: TINYCV_BACKEND={_backend!r} is not a kernel backend "
+        f"({', '.join(BACKENDS)}); using numba\n"
     )
+    _backend = "numba"
 
 
 # Bytes between the starts of two cache lines, and the width of an AVX-512
