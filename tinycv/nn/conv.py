@@ -26,27 +26,31 @@ def to_tuple(value, n: int, name: str) -> tuple:
 
 
 class _ConvNd(Module):
-    """What every convolution shares: checked settings, weight, bias, repr."""
+    """What every convolution shares: checked settings, weight, bias, repr.
+
+    Subclasses set ``dims``, the number of spatial dims (2 for images, 3 for
+    video), and write ``forward``; the constructor is PyTorch's.
+    """
 
     transposed = False
 
     def __init__(
         self,
-        dims: int,
         in_channels: int,
         out_channels: int,
         kernel_size,
-        stride,
-        padding,
-        dilation,
-        groups: int,
-        bias: bool,
-        padding_mode: str,
-        device,
-        dtype,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
     ):
         super().__init__()
         name = type(self).__name__
+        dims = self.dims
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{name}: in_channels ({in_channels}) and out_channels "
@@ -91,6 +95,15 @@ class _ConvNd(Module):
             )
         return tuple(t // 2 for t in total)
 
+    def _settings(self) -> dict:
+        """The keyword arguments the functional convolution takes."""
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+        )
+
     def reset_parameters(self) -> None:
         # PyTorch's default: kaiming_uniform with a = sqrt(5), which gives
         # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and bias alike.
@@ -127,46 +140,11 @@ class Conv2d(_ConvNd):
     ``padding`` may also be ``"valid"`` (0) or ``"same"`` (odd kernels).
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            2,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            device,
-            dtype,
-        )
+    dims = 2
 
     def forward(self, input: Tensor) -> Tensor:
         self.check_input(input, ("N", self.in_channels, "H", "W"))
-        return F.conv2d(
-            input,
-            self.weight,
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-        )
+        return F.conv2d(input, self.weight, self.bias, **self._settings())
 
 
 class Conv3d(_ConvNd):
@@ -176,46 +154,11 @@ class Conv3d(_ConvNd):
     to motion (3D CNN, 2011). Settings as for ``Conv2d``, with triples.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            3,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            device,
-            dtype,
-        )
+    dims = 3
 
     def forward(self, input: Tensor) -> Tensor:
         self.check_input(input, ("N", self.in_channels, "D", "H", "W"))
-        return F.conv3d(
-            input,
-            self.weight,
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-        )
+        return F.conv3d(input, self.weight, self.bias, **self._settings())
 
 
 class ConvTranspose2d(_ConvNd):
@@ -225,6 +168,7 @@ class ConvTranspose2d(_ConvNd):
     ``(H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1``.
     """
 
+    dims = 2
     transposed = True
 
     def __init__(
@@ -245,7 +189,6 @@ class ConvTranspose2d(_ConvNd):
         if isinstance(padding, str):
             raise ValueError("ConvTranspose2d: padding must be numbers, not a string")
         super().__init__(
-            2,
             in_channels,
             out_channels,
             kernel_size,

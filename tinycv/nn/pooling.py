@@ -41,8 +41,8 @@ class _PoolNd(Module):
         )
 
 
-class MaxPool2d(_PoolNd):
-    """The largest value of each window, over (N, C, H, W) input."""
+class _MaxPoolNd(_PoolNd):
+    """PyTorch's max-pool constructor; only the defaults of the extras work."""
 
     def __init__(
         self,
@@ -61,91 +61,63 @@ class MaxPool2d(_PoolNd):
             return_indices=(return_indices, False),
             ceil_mode=(ceil_mode, False),
         )
+
+
+class _AvgPoolNd(_PoolNd):
+    """PyTorch's avg-pool constructor; only the defaults of the extras work."""
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override=None,
+    ):
+        super().__init__(
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode=(ceil_mode, False),
+            count_include_pad=(count_include_pad, True),
+            divisor_override=(divisor_override, None),
+        )
+
+
+class MaxPool2d(_MaxPoolNd):
+    """The largest value of each window, over (N, C, H, W) input."""
 
     def forward(self, input: Tensor) -> Tensor:
         self.check(input)
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding)
 
 
-class AvgPool2d(_PoolNd):
+class AvgPool2d(_AvgPoolNd):
     """The mean of each window (LeNet's subsampling), over (N, C, H, W) input.
 
     Padded zeros count in the mean (``count_include_pad=True``, as PyTorch).
     """
-
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-        divisor_override=None,
-    ):
-        super().__init__(
-            kernel_size,
-            stride,
-            padding,
-            ceil_mode=(ceil_mode, False),
-            count_include_pad=(count_include_pad, True),
-            divisor_override=(divisor_override, None),
-        )
 
     def forward(self, input: Tensor) -> Tensor:
         self.check(input)
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding)
 
 
-class MaxPool3d(_PoolNd):
+class MaxPool3d(_MaxPoolNd):
     """The largest value of each window, over (N, C, D, H, W) input."""
 
     dims = 3
-
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        dilation=1,
-        return_indices: bool = False,
-        ceil_mode: bool = False,
-    ):
-        super().__init__(
-            kernel_size,
-            stride,
-            padding,
-            dilation=(dilation, 1),
-            return_indices=(return_indices, False),
-            ceil_mode=(ceil_mode, False),
-        )
 
     def forward(self, input: Tensor) -> Tensor:
         self.check(input)
         return F.max_pool3d(input, self.kernel_size, self.stride, self.padding)
 
 
-class AvgPool3d(_PoolNd):
+class AvgPool3d(_AvgPoolNd):
     """The mean of each window, over (N, C, D, H, W) input."""
 
     dims = 3
-
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-        divisor_override=None,
-    ):
-        super().__init__(
-            kernel_size,
-            stride,
-            padding,
-            ceil_mode=(ceil_mode, False),
-            count_include_pad=(count_include_pad, True),
-            divisor_override=(divisor_override, None),
-        )
 
     def forward(self, input: Tensor) -> Tensor:
         self.check(input)

@@ -19,23 +19,27 @@ from tinycv.kernels import conv as kernels
 class Conv2dFunction(Function):
     """y = conv2d(x, w) + b."""
 
+    name, dims = "conv2d", 2
+    forward_kernel = staticmethod(kernels.conv2d_forward)
+    backward_kernel = staticmethod(kernels.conv2d_backward)
+
     def forward(self, x, weight, bias, *, stride, padding, dilation, groups, extra):
         x = _pad_after(x, extra)
         self.save_for_backward(x, weight)
-        self.settings = (stride, padding, dilation, groups)
-        self.extra = extra
-        return kernels.conv2d_forward(
-            x, weight, bias, stride, padding, dilation, groups
+        self.settings = dict(
+            stride=stride, padding=padding, dilation=dilation, groups=groups
         )
+        self.extra = extra
+        return self.forward_kernel(x, weight, bias, **self.settings)
 
     def backward(self, grad):
         x, weight = self.saved_tensors
         need_x, need_weight, need_bias = self.needs_input_grad
-        grad_x, grad_w, grad_b = kernels.conv2d_backward(
+        grad_x, grad_w, grad_b = self.backward_kernel(
             grad,
             x,
             weight,
-            *self.settings,
+            **self.settings,
             need_bias=need_bias,
             need_x=need_x,
             need_weight=need_weight,
@@ -43,35 +47,12 @@ class Conv2dFunction(Function):
         return _crop_after(grad_x, self.extra), grad_w, grad_b
 
 
-class Conv3dFunction(Function):
+class Conv3dFunction(Conv2dFunction):
     """y = conv3d(x, w) + b on video clips (N, C, D, H, W)."""
 
-    def forward(self, x, weight, bias, *, stride, padding, dilation, groups, extra):
-        x = _pad_after(x, extra)
-        self.save_for_backward(x, weight)
-        self.settings = (stride, padding, dilation, groups)
-        self.extra = extra
-        return kernels.conv3d_forward(
-            x, weight, bias, stride, padding, dilation, groups
-        )
-
-    def backward(self, grad):
-        x, weight = self.saved_tensors
-        need_x, need_weight, need_bias = self.needs_input_grad
-        stride, padding, dilation, groups = self.settings
-        grad_x, grad_w, grad_b = kernels.conv3d_backward(
-            grad,
-            x,
-            weight,
-            stride,
-            padding,
-            need_bias=need_bias,
-            dilation=dilation,
-            groups=groups,
-            need_x=need_x,
-            need_weight=need_weight,
-        )
-        return _crop_after(grad_x, self.extra), grad_w, grad_b
+    name, dims = "conv3d", 3
+    forward_kernel = staticmethod(kernels.conv3d_forward)
+    backward_kernel = staticmethod(kernels.conv3d_backward)
 
 
 class ConvTranspose2dFunction(Function):
@@ -120,17 +101,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         A tensor (N, C_out, H_out, W_out),
         H_out = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1.
     """
-    padding, extra = _resolve_padding("conv2d", padding, weight, stride, dilation, 2)
-    return Conv2dFunction.apply(
-        input,
-        weight,
-        bias,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        extra=extra,
-    )
+    return _conv(Conv2dFunction, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -144,17 +115,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         padding: int, a triple, ``"valid"`` or ``"same"``.
         groups: as in conv2d.
     """
-    padding, extra = _resolve_padding("conv3d", padding, weight, stride, dilation, 3)
-    return Conv3dFunction.apply(
-        input,
-        weight,
-        bias,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        extra=extra,
-    )
+    return _conv(Conv3dFunction, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv_transpose2d(
@@ -189,6 +150,23 @@ def conv_transpose2d(
         output_padding=output_padding,
         groups=groups,
         dilation=dilation,
+    )
+
+
+def _conv(function, input, weight, bias, stride, padding, dilation, groups):
+    """Apply conv2d's or conv3d's ``function`` once "valid"/"same" are numbers."""
+    padding, extra = _resolve_padding(
+        function.name, padding, weight, stride, dilation, function.dims
+    )
+    return function.apply(
+        input,
+        weight,
+        bias,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        extra=extra,
     )
 
 

@@ -85,6 +85,24 @@ def _reject(op, **options):
             )
 
 
+def _reject_max_pool_options(op, dilation, ceil_mode, return_indices):
+    _reject(
+        op,
+        dilation=(dilation, 1),
+        ceil_mode=(ceil_mode, False),
+        return_indices=(return_indices, False),
+    )
+
+
+def _reject_avg_pool_options(op, ceil_mode, count_include_pad, divisor_override):
+    _reject(
+        op,
+        ceil_mode=(ceil_mode, False),
+        count_include_pad=(count_include_pad, True),
+        divisor_override=(divisor_override, None),
+    )
+
+
 def _pool(function, dims, input, kernel_size, stride, padding):
     """Apply ``function``; a single unbatched map (C, H, W) gets a batch of one."""
     if stride is None or (not isinstance(stride, int) and len(stride) == 0):
@@ -110,12 +128,7 @@ def max_pool2d(
     ``stride`` defaults to ``kernel_size``; padding is at most half the
     kernel. Dilation, ceil_mode and return_indices are not supported.
     """
-    _reject(
-        "max_pool2d",
-        dilation=(dilation, 1),
-        ceil_mode=(ceil_mode, False),
-        return_indices=(return_indices, False),
-    )
+    _reject_max_pool_options("max_pool2d", dilation, ceil_mode, return_indices)
     return _pool(MaxPool2dFunction, 2, input, kernel_size, stride, padding)
 
 
@@ -132,11 +145,8 @@ def avg_pool2d(
 
     ceil_mode, count_include_pad=False and divisor_override are not supported.
     """
-    _reject(
-        "avg_pool2d",
-        ceil_mode=(ceil_mode, False),
-        count_include_pad=(count_include_pad, True),
-        divisor_override=(divisor_override, None),
+    _reject_avg_pool_options(
+        "avg_pool2d", ceil_mode, count_include_pad, divisor_override
     )
     return _pool(AvgPool2dFunction, 2, input, kernel_size, stride, padding)
 
@@ -151,12 +161,7 @@ def max_pool3d(
     return_indices=False,
 ):
     """The largest value of each window of (N, C, D, H, W) ``input``."""
-    _reject(
-        "max_pool3d",
-        dilation=(dilation, 1),
-        ceil_mode=(ceil_mode, False),
-        return_indices=(return_indices, False),
-    )
+    _reject_max_pool_options("max_pool3d", dilation, ceil_mode, return_indices)
     return _pool(MaxPool3dFunction, 3, input, kernel_size, stride, padding)
 
 
@@ -170,11 +175,8 @@ def avg_pool3d(
     divisor_override=None,
 ):
     """The mean of each window of (N, C, D, H, W) ``input``, padded zeros counted."""
-    _reject(
-        "avg_pool3d",
-        ceil_mode=(ceil_mode, False),
-        count_include_pad=(count_include_pad, True),
-        divisor_override=(divisor_override, None),
+    _reject_avg_pool_options(
+        "avg_pool3d", ceil_mode, count_include_pad, divisor_override
     )
     return _pool(AvgPool3dFunction, 3, input, kernel_size, stride, padding)
 
