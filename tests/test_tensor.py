@@ -338,3 +338,13 @@ def test_training_steps_do_not_grow_the_number_of_live_objects():
         step()
     gc.collect()
     assert len(gc.get_objects()) <= before + 10
+
+
+def test_gradcheck_accepts_computed_inputs_and_leaves_them_alone():
+    x = tinycv.randn(4, 3, requires_grad=True)
+    w = tinycv.randn(3, 2, requires_grad=True)
+    x64, w64 = x.double(), w.double()
+    before = x64.numpy().copy()
+    assert gradcheck(lambda x, w: (x @ w).tanh(), x64, w64)
+    np.testing.assert_array_equal(x64.numpy(), before)
+    assert x.grad is None and w.grad is None

@@ -48,21 +48,22 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
         if inputs[i].device != "cpu":
             raise TypeError(f"gradcheck: input {i} must be on the CPU")
 
+    # Check on fresh leaves holding copies of the inputs: an input may itself
+    # be computed (``x.double()``), and the user's tensors stay untouched.
+    inputs = list(inputs)
+    for i in checked:
+        inputs[i] = Tensor(inputs[i].data.copy(), requires_grad=True)
+
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
     cotangent = np.random.default_rng(seed).standard_normal(out.shape)
 
-    saved = [inputs[i].grad for i in checked]
-    for i in checked:
-        inputs[i].grad = None
     out.backward(cotangent)
     analytic = []
     for i in checked:
         grad = inputs[i].grad
-        analytic.append(np.zeros(inputs[i].shape) if grad is None else grad.data.copy())
-    for i, old in zip(checked, saved):
-        inputs[i].grad = old
+        analytic.append(np.zeros(inputs[i].shape) if grad is None else grad.data)
 
     def objective() -> float:
         with autograd.no_grad():
