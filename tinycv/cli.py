@@ -78,13 +78,11 @@ def _lesson_command(lesson_class) -> click.Command:
             params.append(
                 click.Option(
                     [flag],
-                    type=opt.type,
+                    type=opt.type or click.types.convert_type(None, opt.default),
                     default=None,
                     help=f"{opt.help}  [default: {opt.default}]",
                 )
             )
-            if opt.type is None:
-                params[-1].type = click.types.convert_type(None, opt.default)
 
     def run(**values):
         _run_lesson(lesson_class, values)

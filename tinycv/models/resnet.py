@@ -90,6 +90,10 @@ class BasicBlock(nn.Module):
         out_channels = channels * self.expansion
         self.conv1, self.bn1 = conv_bn(in_channels, channels, 3, stride)
         self.conv2, self.bn2 = conv_bn(channels, out_channels, 3)
+        self._join(in_channels, out_channels, stride, shortcut, plain)
+
+    def _join(self, in_channels, out_channels, stride, shortcut, plain):
+        """The skip connection (none for a plain block) and the final ReLU."""
         self.relu = nn.ReLU()
         self.plain = plain
         self.shortcut = (
@@ -135,13 +139,7 @@ class Bottleneck(BasicBlock):
         self.conv1, self.bn1 = conv_bn(in_channels, channels, 1, first_stride)
         self.conv2, self.bn2 = conv_bn(channels, channels, 3, middle_stride)
         self.conv3, self.bn3 = conv_bn(channels, out_channels, 1)
-        self.relu = nn.ReLU()
-        self.plain = plain
-        self.shortcut = (
-            None
-            if plain
-            else make_shortcut(in_channels, out_channels, stride, shortcut)
-        )
+        self._join(in_channels, out_channels, stride, shortcut, plain)
 
     def residual(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
