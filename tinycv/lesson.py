@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from rich.console import Console, Group
+from rich.console import Group
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -172,8 +172,3 @@ def save_figure(figure, path: str) -> None:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
-
-
-def quiet_console() -> Console:
-    """A console that renders into memory (for tests and notebooks)."""
-    return Console(file=open(os.devnull, "w"), width=100)  # noqa: SIM115
