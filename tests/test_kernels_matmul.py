@@ -150,3 +150,31 @@ def test_tensor_matmul_gradients():
     b = tinycv.tensor(rng.standard_normal((7, 3)), requires_grad=True)
     assert a.dtype == np.float64
     assert tinycv.gradcheck(lambda x, y: x @ y, a, b)
+
+
+def test_reused_packing_workspace_leaves_earlier_results_alone():
+    # The packed operands live in a buffer kept between calls; a result must
+    # not share it, and a smaller product after a larger one must not read
+    # the larger one's leftovers.
+    rng = np.random.default_rng(3)
+    big = [rng.standard_normal((1, 70, 90)), rng.standard_normal((1, 90, 70))]
+    small = [rng.standard_normal((1, 9, 5)), rng.standard_normal((1, 5, 7))]
+    first = matmul.bmm_numba(*big)
+    second = matmul.bmm_numba(*small)
+    np.testing.assert_allclose(first, big[0] @ big[1], rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(second, small[0] @ small[1], rtol=1e-9, atol=1e-11)
+
+
+def test_products_on_several_python_threads_at_once():
+    # Each Python thread packs into its own workspace.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    pairs = [
+        (rng.standard_normal((2, n, n + 3)), rng.standard_normal((2, n + 3, n)))
+        for n in (40, 50, 60, 70, 80, 90)
+    ]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda pair: matmul.bmm_numba(*pair), pairs * 3))
+    for (a, b), c in zip(pairs * 3, results):
+        np.testing.assert_allclose(c, a @ b, rtol=1e-9, atol=1e-11)
