@@ -208,6 +208,47 @@ def test_conv3d_numba_matches_reference(
         assert_close(grad, grad_ref, dtype)
 
 
+@pytest.mark.parametrize(
+    "x_shape, stride",
+    [
+        ((7, 3, 15, 15), (1, 1)),  # 13 x 13 outputs: three frames to a tile, 7 frames
+        ((2, 3, 42, 33), (1, 2)),  # 40 x 16 outputs: a frame split into row tiles
+    ],
+)
+def test_weight_gradient_tiles_group_small_frames_and_split_large_ones(x_shape, stride):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(x_shape)
+    weight = rng.standard_normal((5, 3, 3, 3))
+    y = conv.conv2d_forward(x, weight, None, stride)
+    grad_y = rng.standard_normal(y.shape)
+    with kernel_path("gemm"):
+        _, grad_w, _ = conv.conv2d_backward(grad_y, x, weight, stride, need_x=False)
+    with use_backend("reference"):
+        _, expected, _ = conv.conv2d_backward(grad_y, x, weight, stride, need_x=False)
+    assert_close(grad_w, expected, np.float64)
+
+
+@pytest.mark.parametrize(
+    "dtype, size, stride", [(np.float32, (16, 8), 1), (np.float64, (8, 8), 2)]
+)
+def test_channel_planes_of_whole_cache_sets_go_through_the_stage(dtype, size, stride):
+    # A 16 x 8 float32 (or 8 x 8 float64) plane is 512 bytes: the channels-last
+    # copy then stages each row (see conv._place). Forward and both gradients.
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 12) + size).astype(dtype)
+    weight = rng.standard_normal((8, 12, 3, 3)).astype(dtype)
+    assert x.strides[1] % 512 == 0
+    y = conv.conv2d_forward(x, weight, None, stride, 1)
+    grad_y = rng.standard_normal(y.shape).astype(dtype)
+    grads = conv.conv2d_backward(grad_y, x, weight, stride, 1, need_bias=False)
+    with use_backend("reference"):
+        y_ref = conv.conv2d_forward(x, weight, None, stride, 1)
+        grads_ref = conv.conv2d_backward(grad_y, x, weight, stride, 1, need_bias=False)
+    assert_close(y, y_ref, dtype)
+    assert_close(grads[0], grads_ref[0], dtype)
+    assert_close(grads[1], grads_ref[1], dtype)
+
+
 def test_depthwise_and_pointwise_on_larger_images():
     """The shapes MobileNet uses, big enough for several tiles per image."""
     rng = np.random.default_rng(0)
