@@ -228,22 +228,23 @@ def test_weight_gradient_tiles_group_small_frames_and_split_large_ones(x_shape, 
     assert_close(grad_w, expected, np.float64)
 
 
-@pytest.mark.parametrize(
-    "dtype, size, stride", [(np.float32, (16, 8), 1), (np.float64, (8, 8), 2)]
-)
-def test_channel_planes_of_whole_cache_sets_go_through_the_stage(dtype, size, stride):
-    # A 16 x 8 float32 (or 8 x 8 float64) plane is 512 bytes: the channels-last
-    # copy then stages each row (see conv._place). Forward and both gradients.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (1, 2), (2, 1)])
+def test_matrix_product_paths_on_images_of_several_tiles(dtype, stride, dilation):
+    # 40 x 37 outputs: the stride-1 kernels split a frame into row tiles and
+    # read vectors past the last output; stride 2 runs im2col. Two groups,
+    # forward and both gradients against the reference loops.
     rng = np.random.default_rng(6)
-    x = rng.standard_normal((2, 12) + size).astype(dtype)
-    weight = rng.standard_normal((8, 12, 3, 3)).astype(dtype)
-    assert x.strides[1] % 512 == 0
-    y = conv.conv2d_forward(x, weight, None, stride, 1)
+    x = rng.standard_normal((2, 10, 40, 37)).astype(dtype)
+    weight = rng.standard_normal((14, 5, 3, 3)).astype(dtype)
+    bias = rng.standard_normal(14).astype(dtype)
+    geometry = dict(stride=stride, padding=1, dilation=dilation, groups=2)
+    y = conv.conv2d_forward(x, weight, bias, **geometry)
     grad_y = rng.standard_normal(y.shape).astype(dtype)
-    grads = conv.conv2d_backward(grad_y, x, weight, stride, 1, need_bias=False)
+    grads = conv.conv2d_backward(grad_y, x, weight, need_bias=False, **geometry)
     with use_backend("reference"):
-        y_ref = conv.conv2d_forward(x, weight, None, stride, 1)
-        grads_ref = conv.conv2d_backward(grad_y, x, weight, stride, 1, need_bias=False)
+        y_ref = conv.conv2d_forward(x, weight, bias, **geometry)
+        grads_ref = conv.conv2d_backward(grad_y, x, weight, need_bias=False, **geometry)
     assert_close(y, y_ref, dtype)
     assert_close(grads[0], grads_ref[0], dtype)
     assert_close(grads[1], grads_ref[1], dtype)

@@ -11,11 +11,14 @@ The file reads in three parts.
 
 1. Reference loops. One loop nest per operation, written as the formula
    reads; a student can step through it. Slow, and only for small inputs.
-2. Numba kernels. Two ideas carry everything:
+2. Numba kernels. Three ideas carry everything:
 
    - a convolution is a matrix product once every receptive field is laid
-     out as a row ("im2col"); a small matrix product on a 4 x 4 register
-     tile does the arithmetic;
+     out as a column ("im2col"); at stride 1 the columns need not even be
+     copied, since each is the input itself, shifted by the tap's offset
+     (``_conv_forward_shifted``);
+   - the matrix product keeps a 6 x 2-vector tile of outputs in SIMD
+     registers (``_gemm_nn``, on the vector type of ``kernels._simd``);
    - the other two products of the backward pass are convolutions too:
      the gradient with respect to the input is a transposed convolution of
      the output gradient, and a transposed convolution is an ordinary
@@ -23,7 +26,7 @@ The file reads in three parts.
 
    conv2d runs as a conv3d with a depth of one, so one set of kernels
    serves both. Convolutions with few taps per output (depthwise, or a
-   single input channel) skip im2col and run a direct kernel instead.
+   single input channel) skip the matrix product and run a direct kernel.
 3. The public functions: check shapes (one-line ``ValueError``), then pick
    the GPU twin, the reference loops or the Numba kernels.
 """
@@ -37,14 +40,16 @@ import numpy as np
 from numba import njit, prange
 
 from tinycv.device import device_of
-from tinycv.kernels import CACHE_LINE, aligned_empty, compiling, get_backend
+from tinycv.kernels import CACHE_LINE, compiling, get_backend
+from tinycv.kernels._simd import REGISTER_BYTES, vfma, vlanes, vload, vstore
 from tinycv.kernels._threads import threads_for
 
-_BLOCK = 4  # the register tile of the small matrix product is 4 x 4
+_BLOCK = 4  # the weight gradient's register tile (``_gemm_nt``) is 4 x 4
+_TILE_ROWS = 6  # the forward's register tile (``_gemm_nn``): 6 rows x 2 vectors
 _ALIGN_K = 16  # reduction length padded to whole 64-byte lines (16 floats)
-_TILE_PIXELS = 128  # output pixels per forward im2col tile
-_GRAD_TILE_PIXELS = 512  # the weight gradient sums over a tile's pixels: longer
-_GRAD_TILE_VALUES = 1 << 18  # ...but its im2col tile stays within ~1 MB
+_TILE_PIXELS = 512  # output pixels per im2col tile...
+_TILE_VALUES = 1 << 18  # ...but an im2col tile stays within ~1 MB
+_SPARE = 64  # values past the end of a flat input: two vectors of any dtype
 # The direct kernels beat im2col + GEMM (measured on a 2-core x86 CPU) when an
 # output sums fewer products than this:
 _DIRECT_TAPS = 64
@@ -306,67 +311,14 @@ def _place_volume(src, dst, offset, step):
                     dst_row[j * step[2]] = src_row[j]
 
 
-@njit(cache=True)
-def _place_row_channels_last(x, out, n, t, i, offset, step, stage):
-    """``_place_volume`` for input row (n, :, t, i, :) into a channels-last
-    buffer (N, D, H, W, C), where a pixel's channels sit side by side.
-
-    When ``stage`` (C, W) has rows, the row's channels are first copied into
-    it, each one a contiguous run, and the pixels are gathered from there
-    (see ``_place`` for why)."""
-    frame = offset[0] + t * step[0]
-    row = offset[1] + i * step[1]
-    if frame < 0 or frame >= out.shape[1] or row < 0 or row >= out.shape[2]:
-        return
-    first_j, stop_j = _inside(offset[2], step[2], x.shape[4], out.shape[3])
-    start = offset[2] + first_j * step[2]
-    count = stop_j - first_j
-    dst = out[n, frame, row]
-    if stage.shape[0] == 0:
-        src = x[n, :, t, i, first_j:stop_j]
-        for j in range(count):
-            pixel = dst[start + j * step[2]]
-            for c in range(x.shape[1]):
-                pixel[c] = src[c, j]
-        return
-    for c in range(x.shape[1]):
-        src_run = x[n, c, t, i, first_j:stop_j]
-        run = stage[c]
-        for j in range(count):
-            run[j] = src_run[j]
-    for j in range(count):
-        pixel = dst[start + j * step[2]]
-        for c in range(x.shape[1]):
-            pixel[c] = stage[c, j]
-
-
 @njit(parallel=True, cache=True)
-def _place(x, out, offset, step, channels_last, threads):
-    """``_place_volume`` for every channel of every image, in parallel (on
-    ``threads`` threads); into (N, D, H, W, C) instead of (N, C, D, H, W)
-    when ``channels_last``.
-
-    Going channels-last reads, for each pixel, one number from every
-    channel's row. When those rows lie a multiple of 512 bytes apart (a
-    32 x 32 float32 plane is 4 KiB), they all map to the same few sets of
-    the L1 cache, which holds only 8 lines per set: each row is evicted
-    before its next pixel is read, and the copy runs 3-5x slower. Such rows
-    go through a small per-thread stage first.
-    """
-    batch, channels, depth, height, width = x.shape
-    if channels_last:
-        staged = channels > 8 and x.strides[1] % 512 == 0
-        stages = np.empty((threads, channels if staged else 0, width), x.dtype)
-        for task in prange(batch * depth * height):
-            n = task // (depth * height)
-            t = (task // height) % depth
-            stage = stages[numba.get_thread_id()]
-            _place_row_channels_last(x, out, n, t, task % height, offset, step, stage)
-    else:
-        for task in prange(batch * channels):
-            n = task // channels
-            c = task % channels
-            _place_volume(x[n, c], out[n, c], offset, step)
+def _place(x, out, offset, step):
+    """``_place_volume`` for every channel of every image, in parallel."""
+    batch, channels = x.shape[:2]
+    for task in prange(batch * channels):
+        n = task // channels
+        c = task % channels
+        _place_volume(x[n, c], out[n, c], offset, step)
 
 
 @njit(fastmath=True, cache=True)
@@ -451,98 +403,276 @@ def _aligned_zeros(rows, cols, like):
     return buffer[start : start + rows * cols].reshape((rows, cols))
 
 
+@njit(fastmath=True, cache=True)
+def _gemm_nn(a, a_starts, b, b_starts, c, depth):
+    """c += A @ B, where row i of A is a[a_starts[i] : a_starts[i] + depth]
+    and row k of B is b[b_starts[k] : b_starts[k] + N], for flat arrays a
+    and b and a C-contiguous c (M, N). M is a multiple of 6 and N of two
+    SIMD vectors (see ``tinycv.kernels._simd``).
+
+    Rows given by where they start let A and B be matrices in memory (row k
+    at k * row length) or shifted windows of one image (the stride-1
+    convolutions of ``_conv_forward_shifted`` and
+    ``_conv_weight_grad_shifted``), with the same kernel.
+
+    The register tile is 6 rows by 2 vectors of c: twelve vectors of
+    running sums that stay in registers for the whole loop over k. Each
+    step of that loop loads two vectors of row k of B and multiplies them
+    by six numbers of A's column k (an outer product): 8 loads for 12
+    vector multiply-adds, and no sums across the lanes of a vector at the
+    end, since every lane is an output of its own.
+    """
+    m_size, n_size = c.shape
+    lanes = vlanes(c)
+
+    for i in range(0, m_size, _TILE_ROWS):
+        a0, a1, a2 = a[a_starts[i] :], a[a_starts[i + 1] :], a[a_starts[i + 2] :]
+        a3, a4, a5 = a[a_starts[i + 3] :], a[a_starts[i + 4] :], a[a_starts[i + 5] :]
+        c0, c1, c2, c3, c4, c5 = c[i], c[i + 1], c[i + 2], c[i + 3], c[i + 4], c[i + 5]
+        for j in range(0, n_size, 2 * lanes):
+            h = j + lanes  # the tile's second vector
+            s00, s01 = vload(c0, j), vload(c0, h)
+            s10, s11 = vload(c1, j), vload(c1, h)
+            s20, s21 = vload(c2, j), vload(c2, h)
+            s30, s31 = vload(c3, j), vload(c3, h)
+            s40, s41 = vload(c4, j), vload(c4, h)
+            s50, s51 = vload(c5, j), vload(c5, h)
+            for k in range(depth):
+                row = b_starts[k] + j
+                x0, x1 = vload(b, row), vload(b, row + lanes)
+                s00, s01 = vfma(s00, a0[k], x0), vfma(s01, a0[k], x1)
+                s10, s11 = vfma(s10, a1[k], x0), vfma(s11, a1[k], x1)
+                s20, s21 = vfma(s20, a2[k], x0), vfma(s21, a2[k], x1)
+                s30, s31 = vfma(s30, a3[k], x0), vfma(s31, a3[k], x1)
+                s40, s41 = vfma(s40, a4[k], x0), vfma(s41, a4[k], x1)
+                s50, s51 = vfma(s50, a5[k], x0), vfma(s51, a5[k], x1)
+            vstore(c0, j, s00), vstore(c0, h, s01)
+            vstore(c1, j, s10), vstore(c1, h, s11)
+            vstore(c2, j, s20), vstore(c2, h, s21)
+            vstore(c3, j, s30), vstore(c3, h, s31)
+            vstore(c4, j, s40), vstore(c4, h, s41)
+            vstore(c5, j, s50), vstore(c5, h, s51)
+
+
 @njit(cache=True)
-def _tile_of(task, out_d, out_h, rows_per_tile):
-    """Task number -> (image, frame, first output row, rows) of its tile."""
-    tiles = (out_h + rows_per_tile - 1) // rows_per_tile
-    n = task // (out_d * tiles)
-    t = (task // tiles) % out_d
-    first_row = (task % tiles) * rows_per_tile
-    return n, t, first_row, min(out_h - first_row, rows_per_tile)
+def _row_starts(rows, length):
+    """Where each row of a C-contiguous (rows, length) matrix starts."""
+    return np.arange(rows) * length
+
+
+@njit(cache=True)
+def _tiling(frames, out_h, out_w, tile_pixels):
+    """How the GEMM kernels split the output pixels into tasks.
+
+    A frame is one output frame (t) of one image (n), numbered
+    f = n * D_out + t. A tile holds about ``tile_pixels`` pixels: several
+    whole frames when a frame is smaller than that (LeNet's 10 x 10
+    outputs), else a run of rows of one frame, the frame cut into parts of
+    nearly equal height. Returns (frames per tile, rows per tile, frame
+    tiles, row tiles); tile number ``task`` is ``_tile_at(task, ...)``.
+    """
+    if out_h * out_w <= tile_pixels:
+        per_tile = tile_pixels // (out_h * out_w)
+        frame_tiles = (frames + per_tile - 1) // per_tile
+        per_tile = (frames + frame_tiles - 1) // frame_tiles
+        return per_tile, out_h, frame_tiles, 1
+    parts = (out_h + max(1, tile_pixels // out_w) - 1) // max(1, tile_pixels // out_w)
+    rows = (out_h + parts - 1) // parts
+    return 1, rows, frames, (out_h + rows - 1) // rows
+
+
+@njit(cache=True)
+def _tile_at(task, tiling, frames, out_h):
+    """(first frame, frames, first row, rows) of tile number ``task``."""
+    frames_per_tile, rows_per_tile, _, row_tiles = tiling
+    first_frame = task // row_tiles * frames_per_tile
+    first_row = task % row_tiles * rows_per_tile
+    return (
+        first_frame,
+        min(frames_per_tile, frames - first_frame),
+        first_row,
+        min(rows_per_tile, out_h - first_row),
+    )
+
+
+@njit(cache=True)
+def _columns(xp, tile, g, group_channels, out_d, out_w, kernel, stride, dilation, cols):
+    """im2col, transposed: cols[k, pixel] = the input value that tap k of
+    group g multiplies at the tile's output pixel.
+
+    ``xp`` is the padded input (N, C, D, H, W). Taps k run in the weight's
+    own (c, kd, kh, kw) order; the tile's pixels run frame by frame, row by
+    row, out_w to a row. For one tap, a row of outputs reads a row of the
+    input (every s-th value at stride s): one copy per tap and output row.
+    """
+    first_frame, frames, first_row, rows = tile
+    kernel_d, kernel_h, kernel_w = kernel
+    k = 0
+    for c in range(group_channels):
+        for r in range(kernel_d):
+            for p in range(kernel_h):
+                for q in range(kernel_w):
+                    for f in range(frames):
+                        n, t = divmod(first_frame + f, out_d)
+                        frame = t * stride[0] + r * dilation[0]
+                        plane = xp[n, g * group_channels + c, frame]
+                        for row in range(rows):
+                            i = (first_row + row) * stride[1] + p * dilation[1]
+                            src = plane[i, q * dilation[2] :]
+                            dst = cols[k, (f * rows + row) * out_w :]
+                            if stride[2] == 1:
+                                for j in range(out_w):
+                                    dst[j] = src[j]
+                            else:
+                                for j in range(out_w):
+                                    dst[j] = src[j * stride[2]]
+                    k += 1
 
 
 @njit(parallel=True, cache=True)
-def _conv_forward_gemm(xp, channels, packed_weight, bias, y, kernel, stride, dilation):
-    """Forward convolution as im2col and one small matrix product per tile.
+def _conv_forward_gemm(xp, packed_weight, bias, y, kernel, stride, dilation):
+    """Forward convolution as im2col and one matrix product per tile.
 
-    ``xp`` is the padded input with channels last, viewed as
-    (N, D, H, W * C): each padded input row is one run of W * C values.
-    ``packed_weight`` is (groups, M, K): its row o is w[g*C_og + o]
-    flattened in (kd, kh, kw, c) order, zero-padded to M rows and K columns.
-    A task is a tile of whole output rows of one frame of one image.
+    ``xp`` is the padded input, channels first (N, C, D, H, W);
+    ``packed_weight`` is (groups, M, K): row o is w[g*C_og + o] flattened,
+    zero rows below C_og up to M, a multiple of the register tile's 6 rows.
     """
     batch, _, out_d, out_h, out_w = y.shape
-    rows_per_tile = max(1, _TILE_PIXELS // out_w)
-    tiles = (out_h + rows_per_tile - 1) // rows_per_tile
+    taps = packed_weight.shape[2]
+    tiling = _tiling(
+        batch * out_d, out_h, out_w, min(_TILE_PIXELS, _TILE_VALUES // taps)
+    )
+    for task in prange(tiling[2] * tiling[3]):
+        tile = _tile_at(task, tiling, batch * out_d, out_h)
+        _forward_gemm_tile(xp, packed_weight, bias, y, tile, kernel, stride, dilation)
 
-    for task in prange(batch * out_d * tiles):
-        tile = _tile_of(task, out_d, out_h, rows_per_tile)
-        _forward_gemm_tile(
-            xp, channels, packed_weight, bias, y, tile, kernel, stride, dilation
+
+@njit(fastmath=True, cache=True)
+def _forward_gemm_tile(xp, packed_weight, bias, y, tile, kernel, stride, dilation):
+    """One tile of ``_conv_forward_gemm``. For each group g:
+
+    1. cols = the tile's im2col, (K, pixels)                  (``_columns``);
+    2. result = packed_weight[g] @ cols                       (``_gemm_nn``);
+    3. y[n, g*C_og + o, t, i, j] = bias[g*C_og + o] + result[o, pixel].
+    """
+    first_frame, frames, first_row, rows = tile
+    out_channels, out_d, out_w = y.shape[1], y.shape[2], y.shape[4]
+    groups, m_pad, taps = packed_weight.shape
+    out_per_group = out_channels // groups
+    pixels = frames * rows * out_w
+    width = 2 * vlanes(y)
+    pixels_pad = (pixels + width - 1) // width * width
+    cols = _aligned_zeros(taps, pixels_pad, y)
+    weight_starts = _row_starts(m_pad, taps)
+    col_starts = _row_starts(taps, pixels_pad)
+    result = np.empty((m_pad, pixels_pad), dtype=y.dtype)
+
+    group_channels = xp.shape[1] // groups
+    for g in range(groups):
+        _columns(
+            xp, tile, g, group_channels, out_d, out_w, kernel, stride, dilation, cols
+        )
+        result[:, :] = 0
+        weight = packed_weight[g].reshape(m_pad * taps)
+        flat_cols = cols.reshape(taps * pixels_pad)
+        _gemm_nn(weight, weight_starts, flat_cols, col_starts, result, taps)
+        for o in range(out_per_group):
+            channel = g * out_per_group + o
+            for f in range(frames):
+                n, t = divmod(first_frame + f, out_d)
+                for row in range(rows):
+                    dst = y[n, channel, t, first_row + row]
+                    src = result[o, (f * rows + row) * out_w :]
+                    for j in range(out_w):
+                        dst[j] = bias[channel] + src[j]
+
+
+@njit(parallel=True, cache=True)
+def _conv_forward_shifted(
+    flat, placed, packed_weight, out_per_group, bias, y, kernel, dilation
+):
+    """Forward convolution at stride 1, without im2col.
+
+    ``flat`` holds the padded input (N, C, D_p, H_p, W_p) flattened, plus a
+    few spare values at the end. At stride 1, output (t, i, j) and the
+    input it reads through tap (c, r, p, q) sit at the same flat position
+    up to a shift set by the tap alone,
+
+        shift = c * D_p*H_p*W_p + r*d_d * H_p*W_p + p*d_h * W_p + q*d_w,
+
+    if the output is laid out "wide", with the input's row length W_p
+    (W_p - W_out columns per row are computed and dropped). So row k of the
+    im2col matrix is the input itself, shifted by tap k's shift: the matrix
+    product ``_gemm_nn`` reads it in place, and no copy is made.
+
+    ``packed_weight`` is (groups, M, K) as in ``_conv_forward_gemm``. A task
+    is a run of output rows of one frame, for one group of one image.
+    """
+    batch, _, out_d, out_h, _ = y.shape
+    groups, _, taps = packed_weight.shape
+    depth, height, width = placed
+    plane = height * width
+    volume = depth * plane
+    group_channels = taps // (kernel[0] * kernel[1] * kernel[2])
+
+    starts = np.empty(taps, dtype=np.int64)
+    k = 0
+    for c in range(group_channels):
+        for r in range(kernel[0]):
+            for p in range(kernel[1]):
+                for q in range(kernel[2]):
+                    starts[k] = (
+                        c * volume
+                        + r * dilation[0] * plane
+                        + p * dilation[1] * width
+                        + q * dilation[2]
+                    )
+                    k += 1
+
+    # Rows per task: about _TILE_PIXELS wide pixels, in parts of equal height.
+    most = max(1, _TILE_PIXELS // width)
+    parts = (out_h + most - 1) // most
+    rows_per_tile = (out_h + parts - 1) // parts
+    row_tiles = (out_h + rows_per_tile - 1) // rows_per_tile
+
+    for task in prange(batch * groups * out_d * row_tiles):
+        n = task // (groups * out_d * row_tiles)
+        g = task // (out_d * row_tiles) % groups
+        t = task // row_tiles % out_d
+        first_row = task % row_tiles * rows_per_tile
+        rows = min(rows_per_tile, out_h - first_row)
+        first = (n * groups + g) * group_channels * volume
+        first += t * plane + first_row * width
+        _forward_shifted_tile(
+            flat[first:],
+            starts,
+            packed_weight[g],
+            bias[g * out_per_group : (g + 1) * out_per_group],
+            y[n, g * out_per_group : (g + 1) * out_per_group, t],
+            first_row,
+            rows,
+            width,
         )
 
 
 @njit(fastmath=True, cache=True)
-def _forward_gemm_tile(
-    xp, channels, packed_weight, bias, y, tile, kernel, stride, dilation
-):
-    """One tile of ``_conv_forward_gemm``. For each group g:
-
-    1. im2col: patches[pixel, k] = the receptive field of the pixel, copied
-       in runs of C_g channels that already sit side by side (with one group
-       and no dilation along the width, the kw taps of a row form one longer
-       run of kw * C values);
-    2. result = packed_weight[g] @ patches.T                (``_gemm_nt``);
-    3. y[n, g*C_og + o, pixel] = bias[g*C_og + o] + result[o, pixel].
-    """
-    n, t, first_row, rows = tile
-    out_channels, out_w = y.shape[1], y.shape[4]
-    groups, m_pad, k_pad = packed_weight.shape
-    group_channels = channels // groups
-    out_per_group = out_channels // groups
-    kernel_d, kernel_h, kernel_w = kernel
-    whole_rows = groups == 1 and dilation[2] == 1
-    pixels_pad = (rows * out_w + _BLOCK - 1) // _BLOCK * _BLOCK
-    patches = _aligned_zeros(pixels_pad, k_pad, y)
-    result = np.zeros((m_pad, pixels_pad), dtype=y.dtype)
-
-    for g in range(groups):
-        first_channel = g * group_channels
-        for pixel in range(rows * out_w):
-            i = first_row + pixel // out_w
-            j = pixel % out_w
-            patch = patches[pixel]
-            k = 0
-            for r in range(kernel_d):
-                frame = t * stride[0] + r * dilation[0]
-                for p in range(kernel_h):
-                    line = xp[n, frame, i * stride[1] + p * dilation[1]]
-                    if whole_rows:
-                        src = line[j * stride[2] * channels :]
-                        run = patch[k:]
-                        for e in range(kernel_w * channels):
-                            run[e] = src[e]
-                        k += kernel_w * channels
-                        continue
-                    for q in range(kernel_w):
-                        col = j * stride[2] + q * dilation[2]
-                        src = line[col * channels + first_channel :]
-                        run = patch[k:]
-                        for c in range(group_channels):
-                            run[c] = src[c]
-                        k += group_channels
-
-        if g > 0:
-            result[:, :] = 0
-        _gemm_nt(packed_weight[g], patches, result)
-
-        for o in range(out_per_group):
-            channel = g * out_per_group + o
-            for row in range(rows):
-                dst = y[n, channel, t, first_row + row]
-                src = result[o, row * out_w :]
-                for j in range(out_w):
-                    dst[j] = bias[channel] + src[j]
+def _forward_shifted_tile(window, starts, weight, bias, y, first_row, rows, width):
+    """One task of ``_conv_forward_shifted``: output rows first_row ..
+    first_row + rows of ``y`` (C_og, H_out, W_out), one frame of one group.
+    ``window`` starts at the input position of the first output."""
+    out_per_group, _, out_w = y.shape
+    length = (rows - 1) * width + out_w
+    tile = 2 * vlanes(y)
+    m_pad, taps = weight.shape
+    result = np.zeros((m_pad, (length + tile - 1) // tile * tile), y.dtype)
+    weight_starts = _row_starts(m_pad, taps)
+    _gemm_nn(weight.reshape(m_pad * taps), weight_starts, window, starts, result, taps)
+    for o in range(out_per_group):
+        for row in range(rows):
+            dst = y[o, first_row + row]
+            src = result[o, row * width :]
+            for j in range(out_w):
+                dst[j] = bias[o] + src[j]
 
 
 @njit(parallel=True, cache=True)
@@ -667,33 +797,22 @@ def _forward_direct_group(
 
 @njit(parallel=True, cache=True)
 def _conv_weight_grad_gemm(xp, grad_y, partial, kernel, stride, dilation):
-    """grad_w[o, k] = sum over output pixels of grad_y[o, pixel] * patch[pixel, k].
+    """grad_w[o, k] = sum over output pixels of grad_y[o, pixel] * cols[k, pixel].
 
-    ``xp`` is the padded input, channels first (N, C, D, H, W). A frame is
-    one output frame (t) of one image (n), numbered f = n * D_out + t. A
-    task sums over about ``tile_pixels`` output pixels: whole rows of one
-    frame, or, when a frame is smaller than that, several whole frames
-    (LeNet's 10 x 10 outputs would otherwise give the matrix product sums
-    of only 100 terms). Each thread adds its tiles into its own slice
+    ``xp`` is the padded input, channels first (N, C, D, H, W). The tiles
+    are the forward pass's (``_tiling``): the matrix product of a tile sums
+    over its pixels. Each thread adds its tiles into its own slice
     ``partial[thread]`` of shape (groups, M, K); the caller adds the slices.
     """
     batch, _, out_d, out_h, out_w = grad_y.shape
-    tile_pixels = min(_GRAD_TILE_PIXELS, _GRAD_TILE_VALUES // partial.shape[3])
-    frames = batch * out_d
-    frames_per_tile = max(1, tile_pixels // (out_h * out_w))
-    rows_per_tile = out_h if frames_per_tile > 1 else max(1, tile_pixels // out_w)
-    row_tiles = (out_h + rows_per_tile - 1) // rows_per_tile
-    frame_tiles = (frames + frames_per_tile - 1) // frames_per_tile
-
-    for task in prange(frame_tiles * row_tiles):
-        first_frame = task // row_tiles * frames_per_tile
-        first_row = task % row_tiles * rows_per_tile
-        tile = (
-            first_frame,
-            min(frames_per_tile, frames - first_frame),
-            first_row,
-            min(rows_per_tile, out_h - first_row),
-        )
+    tiling = _tiling(
+        batch * out_d,
+        out_h,
+        out_w,
+        min(_TILE_PIXELS, _TILE_VALUES // partial.shape[3]),
+    )
+    for task in prange(tiling[2] * tiling[3]):
+        tile = _tile_at(task, tiling, batch * out_d, out_h)
         thread = numba.get_thread_id()
         _weight_grad_gemm_tile(
             xp, grad_y, partial[thread], tile, kernel, stride, dilation
@@ -702,21 +821,20 @@ def _conv_weight_grad_gemm(xp, grad_y, partial, kernel, stride, dilation):
 
 @njit(fastmath=True, cache=True)
 def _weight_grad_gemm_tile(xp, grad_y, total, tile, kernel, stride, dilation):
-    """One tile of ``_conv_weight_grad_gemm``: ``frames`` frames from
-    ``first_frame`` on, output rows first_row .. first_row + rows of each.
-    Its pixels are numbered frame by frame, row by row. For each group g:
+    """One tile of ``_conv_weight_grad_gemm``. For each group g:
 
     1. grads[o, pixel] = grad_y of the group's output channel o;
-    2. im2col, transposed: cols[k, pixel], k in (c, kd, kh, kw) order (the
-       weight's own layout), one column per output pixel;
-    3. total[g] += grads @ cols.T                            (``_gemm_nt``).
+    2. cols = the tile's im2col, (K, pixels)                  (``_columns``);
+    3. total[g] += grads @ cols.T                             (``_gemm_nt``).
+
+    Here the matrix product sums over the tile's pixels, a long sum, and the
+    4 x 4 tile of dot products of ``_gemm_nt`` suits it.
     """
     first_frame, frames, first_row, rows = tile
     out_channels, out_d, out_w = grad_y.shape[1], grad_y.shape[2], grad_y.shape[4]
     groups, m_pad, k_pad = total.shape
     group_channels = xp.shape[1] // groups
     out_per_group = out_channels // groups
-    kernel_d, kernel_h, kernel_w = kernel
     pixels_pad = (frames * rows * out_w + _ALIGN_K - 1) // _ALIGN_K * _ALIGN_K
     grads = _aligned_zeros(m_pad, pixels_pad, xp)
     cols = _aligned_zeros(k_pad, pixels_pad, xp)
@@ -730,29 +848,97 @@ def _weight_grad_gemm_tile(xp, grad_y, total, tile, kernel, stride, dilation):
                     dst = grads[o, (f * rows + row) * out_w :]
                     for j in range(out_w):
                         dst[j] = src[j]
-
-        k = 0
-        for c in range(group_channels):
-            for r in range(kernel_d):
-                for p in range(kernel_h):
-                    for q in range(kernel_w):
-                        for f in range(frames):
-                            n, t = divmod(first_frame + f, out_d)
-                            frame = t * stride[0] + r * dilation[0]
-                            plane = xp[n, g * group_channels + c, frame]
-                            for row in range(rows):
-                                i = (first_row + row) * stride[1] + p * dilation[1]
-                                src = plane[i, q * dilation[2] :]
-                                dst = cols[k, (f * rows + row) * out_w :]
-                                if stride[2] == 1:
-                                    for j in range(out_w):
-                                        dst[j] = src[j]
-                                else:
-                                    for j in range(out_w):
-                                        dst[j] = src[j * stride[2]]
-                        k += 1
-
+        _columns(
+            xp, tile, g, group_channels, out_d, out_w, kernel, stride, dilation, cols
+        )
         _gemm_nt(grads, cols, total[g])
+
+
+@njit(parallel=True, cache=True)
+def _conv_weight_grad_shifted(
+    flat, placed, channels, grad_y, partial, kernel, dilation
+):
+    """The weight gradient at stride 1, without im2col.
+
+    With the wide layout of ``_conv_forward_shifted``,
+
+        grad_w[o, k] = sum over wide pixels m of grad_y[o, m] * flat[shift_k + m],
+
+    a matrix product grad_w^T = A @ B whose row k of A is the input window
+    shifted by tap k, read in place, and whose B (pixels, C_og) is grad_y
+    transposed, zero in the dropped columns. A task is a run of output
+    rows of one frame, for one group of one image; each thread adds its
+    tasks into its own ``partial[thread]`` of shape (groups, K', C_og'),
+    K and C_og rounded up to the register tile; the caller adds them up.
+    """
+    batch, out_channels, out_d, out_h, _ = grad_y.shape
+    _, groups, k_pad, _ = partial.shape
+    out_per_group = out_channels // groups
+    group_channels = channels // groups
+    depth, height, width = placed
+    plane = height * width
+    volume = depth * plane
+
+    starts = np.zeros(k_pad, dtype=np.int64)  # rows past K read from 0: unused
+    k = 0
+    for c in range(group_channels):
+        for r in range(kernel[0]):
+            for p in range(kernel[1]):
+                for q in range(kernel[2]):
+                    starts[k] = (
+                        c * volume
+                        + r * dilation[0] * plane
+                        + p * dilation[1] * width
+                        + q * dilation[2]
+                    )
+                    k += 1
+
+    most = max(1, _TILE_PIXELS // width)
+    parts = (out_h + most - 1) // most
+    rows_per_tile = (out_h + parts - 1) // parts
+    row_tiles = (out_h + rows_per_tile - 1) // rows_per_tile
+
+    for task in prange(batch * groups * out_d * row_tiles):
+        n = task // (groups * out_d * row_tiles)
+        g = task // (out_d * row_tiles) % groups
+        t = task // row_tiles % out_d
+        first_row = task % row_tiles * rows_per_tile
+        rows = min(rows_per_tile, out_h - first_row)
+        first = (n * groups + g) * group_channels * volume
+        first += t * plane + first_row * width
+        _weight_grad_shifted_tile(
+            flat[first:],
+            starts,
+            grad_y[n, g * out_per_group : (g + 1) * out_per_group, t],
+            partial[numba.get_thread_id(), g],
+            first_row,
+            rows,
+            width,
+        )
+
+
+@njit(fastmath=True, cache=True)
+def _weight_grad_shifted_tile(window, starts, grads, total, first_row, rows, width):
+    """One task of ``_conv_weight_grad_shifted``: output rows first_row ..
+    first_row + rows of ``grads`` (C_og, H_out, W_out); ``window`` starts at
+    the input position of the first of them; total (K', C_og') += A @ B."""
+    out_per_group, _, out_w = grads.shape
+    columns = total.shape[1]
+    length = (rows - 1) * width + out_w
+    grads_t = np.zeros((length, columns), dtype=grads.dtype)
+    for o in range(out_per_group):
+        for row in range(rows):
+            src = grads[o, first_row + row]
+            for j in range(out_w):
+                grads_t[row * width + j, o] = src[j]
+    _gemm_nn(
+        window,
+        starts,
+        grads_t.reshape(length * columns),
+        _row_starts(length, columns),
+        total,
+        length,
+    )
 
 
 @njit(parallel=True, cache=True)
@@ -828,6 +1014,11 @@ def _sum_per_channel(grad_y):
     return np.einsum("ncp->c", grad_y.reshape(batch, channels, -1))
 
 
+def _vector_tile(dtype):
+    """Columns of the register tile of ``_gemm_nn``: two SIMD vectors."""
+    return 2 * REGISTER_BYTES // np.dtype(dtype).itemsize
+
+
 def _round_up(value, multiple):
     return (value + multiple - 1) // multiple * multiple
 
@@ -841,20 +1032,16 @@ def _use_direct(weight_shape, groups, max_taps=_DIRECT_TAPS):
 
 
 def _pack_weight(weight, groups):
-    """(C_out, C_g, kd, kh, kw) -> (groups, M, K): one row per output channel
-    in (kd, kh, kw, c) order, matching channels-last patches, zero-padded
-    to whole register tiles and vectors."""
-    out_channels, group_channels = weight.shape[:2]
+    """(C_out, C_g, kd, kh, kw) -> (groups, M, K): row o of group g is
+    w[g*C_og + o] flattened, then zero rows up to M, a whole number of the
+    register tile's 6 rows."""
+    out_channels = weight.shape[0]
     out_per_group = out_channels // groups
-    rows = weight.reshape((groups, out_per_group) + weight.shape[1:])
-    rows = rows.transpose(0, 1, 3, 4, 5, 2).reshape(groups, out_per_group, -1)
-    taps = rows.shape[2]
-    packed = aligned_empty(
-        (groups, _round_up(out_per_group, _BLOCK), _round_up(taps, _ALIGN_K)),
-        weight.dtype,
+    rows = weight.reshape(groups, out_per_group, -1)
+    packed = np.zeros(
+        (groups, _round_up(out_per_group, _TILE_ROWS), rows.shape[2]), weight.dtype
     )
-    packed[...] = 0
-    packed[:, :out_per_group, :taps] = rows
+    packed[:, :out_per_group] = rows
     return packed
 
 
@@ -904,15 +1091,24 @@ def _numba_conv_on_threads(
             _conv_forward_direct(
                 x, weight, bias, y, offset, step, placed, stride, dilation, threads
             )
-    else:
-        xp = np.zeros((batch,) + placed + (channels,), dtype=x.dtype)
-        packed = _pack_weight(weight, groups)
-        rows = xp.reshape(xp.shape[:3] + (-1,))
-        with compiling(_place, _conv_forward_gemm):
-            _place(x, xp, offset, step, True, numba.get_num_threads())
-            _conv_forward_gemm(
-                rows, channels, packed, bias, y, kernel, stride, dilation
+        return y
+
+    # The padded input, flat, with room for the vectors that the shifted
+    # matrix product reads past the last output (see _conv_forward_shifted).
+    size = batch * channels * math.prod(placed)
+    flat = np.zeros(size + _SPARE, dtype=x.dtype)
+    xp = flat[:size].reshape((batch, channels) + placed)
+    packed = _pack_weight(weight, groups)
+    with compiling(_place):
+        _place(x, xp, offset, step)
+    if stride == (1, 1, 1):
+        with compiling(_conv_forward_shifted):
+            _conv_forward_shifted(
+                flat, placed, packed, out_channels // groups, bias, y, kernel, dilation
             )
+    else:
+        with compiling(_conv_forward_gemm):
+            _conv_forward_gemm(xp, packed, bias, y, kernel, stride, dilation)
     return y
 
 
@@ -951,11 +1147,31 @@ def _numba_weight_grad_on_threads(
             )
         return grad_w
 
-    xp = np.zeros((batch, channels) + placed, dtype=x.dtype)
-    with compiling(_place):
-        _place(x, xp, padding, (1, 1, 1), False, numba.get_num_threads())
     out_per_group = weight_shape[0] // groups
     taps = math.prod(weight_shape[1:])
+    size = batch * channels * math.prod(placed)
+    flat = np.zeros(size + _SPARE, dtype=x.dtype)
+    xp = flat[:size].reshape((batch, channels) + placed)
+    with compiling(_place):
+        _place(x, xp, padding, (1, 1, 1))
+
+    if stride == (1, 1, 1):
+        partial = np.zeros(
+            (
+                numba.get_num_threads(),
+                groups,
+                _round_up(taps, _TILE_ROWS),
+                _round_up(out_per_group, _vector_tile(x.dtype)),
+            ),
+            dtype=x.dtype,
+        )
+        with compiling(_conv_weight_grad_shifted):
+            _conv_weight_grad_shifted(
+                flat, placed, channels, grad_y, partial, weight_shape[2:], dilation
+            )
+        total = partial.sum(axis=0)[:, :taps, :out_per_group]
+        return total.transpose(0, 2, 1).reshape(weight_shape)
+
     partial = np.zeros(
         (
             numba.get_num_threads(),
