@@ -39,6 +39,8 @@ from numba.extending import intrinsic, models, register_model
 def _register_bytes() -> int:
     """Width of the widest SIMD register of the CPU Numba compiles for."""
     features = os.environ.get("NUMBA_CPU_FEATURES", "")
+    if not features and os.environ.get("NUMBA_CPU_NAME"):
+        return 16  # a named CPU without features: assume the narrowest
     if not features:
         try:
             import llvmlite.binding as llvm
