@@ -68,9 +68,10 @@ def test_bmm_numba_matches_numpy(case):
 @pytest.mark.parametrize(
     "shape",
     [
-        (1, 130, 600, 70),  # several row blocks, two K slices, ragged edges
+        (1, 130, 600, 70),  # several row blocks, three K slices, ragged edges
         (2, 67, 1030, 129),  # K not a multiple of the vector length
-        (3, 1, 257, 1),  # one row, one column: edge code only
+        (1, 50, 40, 300),  # several column blocks, the last panel part empty
+        (3, 1, 257, 1),  # one row, one column: padding only
     ],
 )
 def test_bmm_crosses_block_boundaries(shape):

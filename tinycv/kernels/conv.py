@@ -18,7 +18,7 @@ The file reads in three parts.
      copied, since each is the input itself, shifted by the tap's offset
      (``_conv_forward_shifted``);
    - the matrix product keeps a 6 x 2-vector tile of outputs in SIMD
-     registers (``_gemm_nn``, on the vector type of ``kernels._simd``);
+     registers (``matmul.gemm_nn``, on the vector type of ``kernels._simd``);
    - the other two products of the backward pass are convolutions too:
      the gradient with respect to the input is a transposed convolution of
      the output gradient, and a transposed convolution is an ordinary
@@ -41,11 +41,11 @@ from numba import njit, prange
 
 from tinycv.device import device_of
 from tinycv.kernels import CACHE_LINE, compiling, get_backend
-from tinycv.kernels._simd import REGISTER_BYTES, vfma, vlanes, vload, vstore
+from tinycv.kernels._simd import vlanes
 from tinycv.kernels._threads import threads_for
+from tinycv.kernels.matmul import TILE_ROWS, gemm_nn, tile_width
 
 _BLOCK = 4  # the weight gradient's register tile (``_gemm_nt``) is 4 x 4
-_TILE_ROWS = 6  # the forward's register tile (``_gemm_nn``): 6 rows x 2 vectors
 _ALIGN_K = 16  # reduction length padded to whole 64-byte lines (16 floats)
 _TILE_PIXELS = 512  # output pixels per im2col tile...
 _TILE_VALUES = 1 << 18  # ...but an im2col tile stays within ~1 MB
@@ -403,57 +403,6 @@ def _aligned_zeros(rows, cols, like):
     return buffer[start : start + rows * cols].reshape((rows, cols))
 
 
-@njit(fastmath=True, cache=True)
-def _gemm_nn(a, a_starts, b, b_starts, c, depth):
-    """c += A @ B, where row i of A is a[a_starts[i] : a_starts[i] + depth]
-    and row k of B is b[b_starts[k] : b_starts[k] + N], for flat arrays a
-    and b and a C-contiguous c (M, N). M is a multiple of 6 and N of two
-    SIMD vectors (see ``tinycv.kernels._simd``).
-
-    Rows given by where they start let A and B be matrices in memory (row k
-    at k * row length) or shifted windows of one image (the stride-1
-    convolutions of ``_conv_forward_shifted`` and
-    ``_conv_weight_grad_shifted``), with the same kernel.
-
-    The register tile is 6 rows by 2 vectors of c: twelve vectors of
-    running sums that stay in registers for the whole loop over k. Each
-    step of that loop loads two vectors of row k of B and multiplies them
-    by six numbers of A's column k (an outer product): 8 loads for 12
-    vector multiply-adds, and no sums across the lanes of a vector at the
-    end, since every lane is an output of its own.
-    """
-    m_size, n_size = c.shape
-    lanes = vlanes(c)
-
-    for i in range(0, m_size, _TILE_ROWS):
-        a0, a1, a2 = a[a_starts[i] :], a[a_starts[i + 1] :], a[a_starts[i + 2] :]
-        a3, a4, a5 = a[a_starts[i + 3] :], a[a_starts[i + 4] :], a[a_starts[i + 5] :]
-        c0, c1, c2, c3, c4, c5 = c[i], c[i + 1], c[i + 2], c[i + 3], c[i + 4], c[i + 5]
-        for j in range(0, n_size, 2 * lanes):
-            h = j + lanes  # the tile's second vector
-            s00, s01 = vload(c0, j), vload(c0, h)
-            s10, s11 = vload(c1, j), vload(c1, h)
-            s20, s21 = vload(c2, j), vload(c2, h)
-            s30, s31 = vload(c3, j), vload(c3, h)
-            s40, s41 = vload(c4, j), vload(c4, h)
-            s50, s51 = vload(c5, j), vload(c5, h)
-            for k in range(depth):
-                row = b_starts[k] + j
-                x0, x1 = vload(b, row), vload(b, row + lanes)
-                s00, s01 = vfma(s00, a0[k], x0), vfma(s01, a0[k], x1)
-                s10, s11 = vfma(s10, a1[k], x0), vfma(s11, a1[k], x1)
-                s20, s21 = vfma(s20, a2[k], x0), vfma(s21, a2[k], x1)
-                s30, s31 = vfma(s30, a3[k], x0), vfma(s31, a3[k], x1)
-                s40, s41 = vfma(s40, a4[k], x0), vfma(s41, a4[k], x1)
-                s50, s51 = vfma(s50, a5[k], x0), vfma(s51, a5[k], x1)
-            vstore(c0, j, s00), vstore(c0, h, s01)
-            vstore(c1, j, s10), vstore(c1, h, s11)
-            vstore(c2, j, s20), vstore(c2, h, s21)
-            vstore(c3, j, s30), vstore(c3, h, s31)
-            vstore(c4, j, s40), vstore(c4, h, s41)
-            vstore(c5, j, s50), vstore(c5, h, s51)
-
-
 @njit(cache=True)
 def _row_starts(rows, length):
     """Where each row of a C-contiguous (rows, length) matrix starts."""
@@ -552,7 +501,7 @@ def _forward_gemm_tile(xp, packed_weight, bias, y, tile, kernel, stride, dilatio
     """One tile of ``_conv_forward_gemm``. For each group g:
 
     1. cols = the tile's im2col, (K, pixels)                  (``_columns``);
-    2. result = packed_weight[g] @ cols                       (``_gemm_nn``);
+    2. result = packed_weight[g] @ cols                        (``gemm_nn``);
     3. y[n, g*C_og + o, t, i, j] = bias[g*C_og + o] + result[o, pixel].
     """
     first_frame, frames, first_row, rows = tile
@@ -575,7 +524,7 @@ def _forward_gemm_tile(xp, packed_weight, bias, y, tile, kernel, stride, dilatio
         result[:, :] = 0
         weight = packed_weight[g].reshape(m_pad * taps)
         flat_cols = cols.reshape(taps * pixels_pad)
-        _gemm_nn(weight, weight_starts, flat_cols, col_starts, result, taps)
+        gemm_nn(weight, weight_starts, flat_cols, col_starts, result, taps)
         for o in range(out_per_group):
             channel = g * out_per_group + o
             for f in range(frames):
@@ -603,7 +552,7 @@ def _conv_forward_shifted(
     if the output is laid out "wide", with the input's row length W_p
     (W_p - W_out columns per row are computed and dropped). So row k of the
     im2col matrix is the input itself, shifted by tap k's shift: the matrix
-    product ``_gemm_nn`` reads it in place, and no copy is made.
+    product ``matmul.gemm_nn`` reads it in place, and no copy is made.
 
     ``packed_weight`` is (groups, M, K) as in ``_conv_forward_gemm``. A task
     is a run of output rows of one frame, for one group of one image.
@@ -666,7 +615,7 @@ def _forward_shifted_tile(window, starts, weight, bias, y, first_row, rows, widt
     m_pad, taps = weight.shape
     result = np.zeros((m_pad, (length + tile - 1) // tile * tile), y.dtype)
     weight_starts = _row_starts(m_pad, taps)
-    _gemm_nn(weight.reshape(m_pad * taps), weight_starts, window, starts, result, taps)
+    gemm_nn(weight.reshape(m_pad * taps), weight_starts, window, starts, result, taps)
     for o in range(out_per_group):
         for row in range(rows):
             dst = y[o, first_row + row]
@@ -931,7 +880,7 @@ def _weight_grad_shifted_tile(window, starts, grads, total, first_row, rows, wid
             src = grads[o, first_row + row]
             for j in range(out_w):
                 grads_t[row * width + j, o] = src[j]
-    _gemm_nn(
+    gemm_nn(
         window,
         starts,
         grads_t.reshape(length * columns),
@@ -1014,11 +963,6 @@ def _sum_per_channel(grad_y):
     return np.einsum("ncp->c", grad_y.reshape(batch, channels, -1))
 
 
-def _vector_tile(dtype):
-    """Columns of the register tile of ``_gemm_nn``: two SIMD vectors."""
-    return 2 * REGISTER_BYTES // np.dtype(dtype).itemsize
-
-
 def _round_up(value, multiple):
     return (value + multiple - 1) // multiple * multiple
 
@@ -1039,7 +983,7 @@ def _pack_weight(weight, groups):
     out_per_group = out_channels // groups
     rows = weight.reshape(groups, out_per_group, -1)
     packed = np.zeros(
-        (groups, _round_up(out_per_group, _TILE_ROWS), rows.shape[2]), weight.dtype
+        (groups, _round_up(out_per_group, TILE_ROWS), rows.shape[2]), weight.dtype
     )
     packed[:, :out_per_group] = rows
     return packed
@@ -1160,8 +1104,8 @@ def _numba_weight_grad_on_threads(
             (
                 numba.get_num_threads(),
                 groups,
-                _round_up(taps, _TILE_ROWS),
-                _round_up(out_per_group, _vector_tile(x.dtype)),
+                _round_up(taps, TILE_ROWS),
+                _round_up(out_per_group, tile_width(x.dtype)),
             ),
             dtype=x.dtype,
         )

@@ -14,16 +14,17 @@ The file reads in three parts.
    multiply-add and walks B down a column, a cache line per number. A
    fast GEMM
 
-   1. packs both operands into one layout, rows of A and columns of B each
-      contiguous along the shared dimension K (for B this is a transpose),
-      so the innermost loop walks memory with stride one;
-   2. computes C in 4 x 4 tiles: sixteen running sums stay in registers
-      while the loop over K loads 4 numbers of A and 4 of B, 8 loads for 16
-      multiply-adds, and fastmath lets LLVM turn that loop into SIMD
-      instructions with fused multiply-adds. Every packed row starts on a
-      64-byte cache line: a vector load that straddles two lines costs two;
+   1. computes C in register tiles (``gemm_nn``): 6 rows by 2 SIMD vectors
+      of C, twelve vectors of running sums that stay in registers while the
+      loop over K multiplies a column of 6 numbers of A by a row of 2
+      vectors of B into them (an outer product): 8 loads for 12 vector
+      multiply-adds. The convolutions use the same tile;
+   2. packs the operands so that this loop walks memory with stride one:
+      A by rows, B in panels of one tile's width, each panel a column of
+      tiles stored row after row;
    3. cuts C into blocks of rows and columns that one thread computes, and
-      K into slices, so the rows of A and B a block reuses stay in cache;
+      K into slices, so that the part of A and of B a block reuses stays
+      in cache;
    4. hands the blocks to all cores with ``prange``.
 
    The packed copies live in a workspace that is kept from one call to the
@@ -34,14 +35,9 @@ The file reads in three parts.
 3. The public functions: check shapes (one-line ``ValueError``), then pick
    the GPU twin, the reference loops or the Numba kernel.
 
-On two cores with AVX-512 (an Intel Xeon, then an AMD EPYC) the kernel
-runs in float32 at n = 1024 at 130-137 GFLOP/s and 0.67x to 0.8x of numpy's
-OpenBLAS; ``tinycv bench matmul`` measures it on yours. Two things matter
-as much as the loop nest: 512-bit vectors (``tinycv.kernels`` lets Numba
-use them on AVX-512 CPUs) and rows aligned to cache lines (numpy aligns
-large arrays to 16 bytes only; see ``aligned_empty``). The rest of the gap
-to BLAS is the 16 horizontal sums that end each tile's slice of K; the
-convolutions' ``_gemm_nn`` avoids them with a tile kept in SIMD registers.
+``tinycv bench matmul`` measures the kernel against numpy's BLAS on your
+machine. Numba has no vector type of its own: ``tinycv.kernels._simd``
+gives it one, which is what lets the tile live in registers.
 """
 
 from __future__ import annotations
@@ -53,19 +49,19 @@ from numba import njit, prange
 
 from tinycv.device import device_of
 from tinycv.kernels import aligned_empty, compiling, get_backend
+from tinycv.kernels._simd import REGISTER_BYTES, vfma, vlanes, vload, vstore
 from tinycv.kernels._threads import threads_for
 
-# Blocking. A task computes a block of ROWS x COLS of C, walking K in
-# slices of DEPTH_BYTES: the block's slice of packed B (COLS rows, 256 KiB)
-# stays in the core's L2 cache and a 4-row slice of packed A (16 KiB) in
-# L1 while the 4 x 4 tiles sweep across it. Long slices matter: each tile
-# ends with 16 horizontal sums of its vector accumulators, an overhead paid
-# once per slice.
-_TILE = 4
-_ROWS = 64
-_COLS = 64
-_DEPTH_BYTES = 4096  # a slice of K: 1024 float32 or 512 float64
-_ALIGN = 16  # packed rows hold a whole number of 64-byte lines (512-bit vectors)
+TILE_ROWS = 6  # rows of C in a register tile; its width is 2 SIMD vectors
+# Blocking. A task computes a block of _ROWS rows of C by _PANELS panels
+# (tile-wide columns), walking K in slices of _DEPTH: a slice of one panel
+# (_DEPTH x 2 vectors, 32 KiB in float32 on AVX-512) stays in L1 while the
+# block's 6-row tiles go down it, and the block's slice of A in L2. Small
+# blocks leave enough tasks for every core at n = 256. On two AMD Zen 4
+# cores this runs at 0.73x-0.94x of numpy's OpenBLAS at n = 1024.
+_ROWS = 48
+_PANELS = 8
+_DEPTH = 256
 # Packed operands up to this size reuse the workspace; larger ones, rare in
 # this course, are allocated for the call and given back after it.
 _WORKSPACE_BYTES = 32 << 20
@@ -98,11 +94,102 @@ def bmm_reference(a, b):
 # --------------------------------------------------------------------------
 
 
-def _packed_length(depth):
-    """Row length of a packed operand: K rounded up to whole vectors, plus
-    one vector so that rows 4 KiB apart (K = 1024 floats) do not all land
-    in the same cache set."""
-    return (depth + _ALIGN - 1) // _ALIGN * _ALIGN + _ALIGN
+@njit(fastmath=True, cache=True)
+def gemm_nn(a, a_starts, b, b_starts, c, depth):
+    """c += A @ B, where row i of A is a[a_starts[i] : a_starts[i] + depth]
+    and row k of B is b[b_starts[k] : b_starts[k] + N], for flat arrays a
+    and b and a c of shape (M, N) whose rows are contiguous. M is a
+    multiple of 6 and N of two SIMD vectors (see ``tinycv.kernels._simd``).
+
+    Rows given by where they start let A and B be packed matrices (row k at
+    k times a row's length) or shifted windows of one image (the stride-1
+    convolutions of ``tinycv.kernels.conv``), with the same kernel.
+
+    The register tile is 6 rows by 2 vectors of c: twelve vectors of
+    running sums that stay in registers for the whole loop over k. Each
+    step of that loop loads two vectors of row k of B and multiplies them
+    by six numbers of A's column k (an outer product): 8 loads for 12
+    vector multiply-adds, and no sums across the lanes of a vector at the
+    end, since every lane is an output of its own.
+    """
+    m_size, n_size = c.shape
+    lanes = vlanes(c)
+
+    for i in range(0, m_size, TILE_ROWS):
+        a0, a1, a2 = a[a_starts[i] :], a[a_starts[i + 1] :], a[a_starts[i + 2] :]
+        a3, a4, a5 = a[a_starts[i + 3] :], a[a_starts[i + 4] :], a[a_starts[i + 5] :]
+        c0, c1, c2, c3, c4, c5 = c[i], c[i + 1], c[i + 2], c[i + 3], c[i + 4], c[i + 5]
+        for j in range(0, n_size, 2 * lanes):
+            h = j + lanes  # the tile's second vector
+            s00, s01 = vload(c0, j), vload(c0, h)
+            s10, s11 = vload(c1, j), vload(c1, h)
+            s20, s21 = vload(c2, j), vload(c2, h)
+            s30, s31 = vload(c3, j), vload(c3, h)
+            s40, s41 = vload(c4, j), vload(c4, h)
+            s50, s51 = vload(c5, j), vload(c5, h)
+            for k in range(depth):
+                row = b_starts[k] + j
+                x0, x1 = vload(b, row), vload(b, row + lanes)
+                s00, s01 = vfma(s00, a0[k], x0), vfma(s01, a0[k], x1)
+                s10, s11 = vfma(s10, a1[k], x0), vfma(s11, a1[k], x1)
+                s20, s21 = vfma(s20, a2[k], x0), vfma(s21, a2[k], x1)
+                s30, s31 = vfma(s30, a3[k], x0), vfma(s31, a3[k], x1)
+                s40, s41 = vfma(s40, a4[k], x0), vfma(s41, a4[k], x1)
+                s50, s51 = vfma(s50, a5[k], x0), vfma(s51, a5[k], x1)
+            vstore(c0, j, s00), vstore(c0, h, s01)
+            vstore(c1, j, s10), vstore(c1, h, s11)
+            vstore(c2, j, s20), vstore(c2, h, s21)
+            vstore(c3, j, s30), vstore(c3, h, s31)
+            vstore(c4, j, s40), vstore(c4, h, s41)
+            vstore(c5, j, s50), vstore(c5, h, s51)
+
+
+def tile_width(dtype):
+    """Columns of a register tile of ``gemm_nn``: two SIMD vectors."""
+    return 2 * REGISTER_BYTES // np.dtype(dtype).itemsize
+
+
+@njit(parallel=True, cache=True)
+def _gemm_packed(a, b, c, block_rows, block_panels, block_depth):
+    """C[s] += A[s] @ B[s] for packed a (S, M, K) and b (S, P, K, W).
+
+    ``b`` holds B in P panels of W = 2 vectors of columns: panel p is the
+    (K, W) block of columns p*W .. p*W + W, stored row after row, so the
+    tile's loop over k reads it with stride one. c is (S, M, P*W); M is a
+    multiple of 6.
+
+    Loop nest (the four steps of the module docstring)::
+
+        for each block of C (in parallel):   block_rows rows, block_panels panels
+            for each slice k0:k0+block_depth of K:
+                for each panel of the block:
+                    C[rows, panel] += A[rows, slice] @ B[slice, panel]   (gemm_nn)
+    """
+    batch, rows, depth = a.shape
+    panels, width = b.shape[1], b.shape[3]
+    row_blocks = (rows + block_rows - 1) // block_rows
+    panel_blocks = (panels + block_panels - 1) // block_panels
+    blocks = row_blocks * panel_blocks
+
+    for task in prange(batch * blocks):
+        s = task // blocks
+        i0 = task % blocks // panel_blocks * block_rows
+        p0 = task % panel_blocks * block_panels
+        i1 = min(i0 + block_rows, rows)
+        a_flat = a[s].reshape(rows * depth)
+        for k0 in range(0, depth, block_depth):
+            slice_depth = min(block_depth, depth - k0)
+            a_starts = np.arange(i0, i1) * depth + k0
+            b_starts = np.arange(k0, k0 + slice_depth) * width
+            for p in range(p0, min(p0 + block_panels, panels)):
+                gemm_nn(
+                    a_flat,
+                    a_starts,
+                    b[s, p].reshape(depth * width),
+                    b_starts,
+                    c[s, i0:i1, p * width : (p + 1) * width],
+                    slice_depth,
+                )
 
 
 class _Workspace(threading.local):
@@ -128,164 +215,34 @@ class _Workspace(threading.local):
 _workspace = _Workspace()
 
 
-def _pack_rows(x, packed):
-    """Copy x (S, R, K) into ``packed`` (S, R, length): each row contiguous
-    along K, zero past K. A plain copy, which numpy does at memory speed."""
-    depth = x.shape[2]
-    packed[:, :, :depth] = x
-    packed[:, :, depth:] = 0
+def _pack_a(a, rows):
+    """A (S, M, K) as (S, rows, K), rows contiguous, zero rows past M."""
+    batch, m, depth = a.shape
+    packed = _workspace.take("a", (batch, rows, depth), a.dtype)
+    packed[:, :m] = a
+    packed[:, m:] = 0
     return packed
 
 
-@njit(cache=True, parallel=True)
-def _pack_columns(x, packed):
-    """Transpose x (S, K, R) into ``packed`` (S, R, length), zero past K.
-
-    A task owns 16 columns: it reads them one row at a time (16 numbers,
-    one cache line) and appends each number to its own packed row, so the
-    16 rows being written stay in L1 throughout.
-    """
-    batch, depth, cols = x.shape
-    length = packed.shape[2]
-    group = 16
-    groups = (cols + group - 1) // group
-
-    for task in prange(batch * groups):
-        s = task // groups
-        j0 = (task % groups) * group
-        j1 = min(j0 + group, cols)
-        target = packed[s]
-        for p in range(depth):
-            row = x[s, p, j0:j1]
-            for j in range(j1 - j0):
-                target[j0 + j, p] = row[j]
-        for j in range(j0, j1):
-            for p in range(depth, length):
-                target[j, p] = 0
-
-
-@njit(cache=True, fastmath=True)
-def _tile_4x4(c, i, j, a, b, k0, depth):
-    """c[i:i+4, j:j+4] += a[i:i+4, k0:k0+depth] @ b[j:j+4, k0:k0+depth]^T.
-
-    ``a`` and ``b`` are packed: row r of ``a`` is row r of A and row r of
-    ``b`` is column r of B, both contiguous along K. The 16 sums are plain
-    local variables, so LLVM keeps them in registers; with fastmath each
-    becomes a vector of partial sums, added up once after the loop.
-    """
-    a0 = a[i, k0 : k0 + depth]
-    a1 = a[i + 1, k0 : k0 + depth]
-    a2 = a[i + 2, k0 : k0 + depth]
-    a3 = a[i + 3, k0 : k0 + depth]
-    b0 = b[j, k0 : k0 + depth]
-    b1 = b[j + 1, k0 : k0 + depth]
-    b2 = b[j + 2, k0 : k0 + depth]
-    b3 = b[j + 3, k0 : k0 + depth]
-
-    c00, c01, c02, c03 = c[i, j], c[i, j + 1], c[i, j + 2], c[i, j + 3]
-    c10, c11, c12, c13 = c[i + 1, j], c[i + 1, j + 1], c[i + 1, j + 2], c[i + 1, j + 3]
-    c20, c21, c22, c23 = c[i + 2, j], c[i + 2, j + 1], c[i + 2, j + 2], c[i + 2, j + 3]
-    c30, c31, c32, c33 = c[i + 3, j], c[i + 3, j + 1], c[i + 3, j + 2], c[i + 3, j + 3]
-
-    for p in range(depth):
-        x0, x1, x2, x3 = a0[p], a1[p], a2[p], a3[p]
-        y0, y1, y2, y3 = b0[p], b1[p], b2[p], b3[p]
-        c00 += x0 * y0
-        c01 += x0 * y1
-        c02 += x0 * y2
-        c03 += x0 * y3
-        c10 += x1 * y0
-        c11 += x1 * y1
-        c12 += x1 * y2
-        c13 += x1 * y3
-        c20 += x2 * y0
-        c21 += x2 * y1
-        c22 += x2 * y2
-        c23 += x2 * y3
-        c30 += x3 * y0
-        c31 += x3 * y1
-        c32 += x3 * y2
-        c33 += x3 * y3
-
-    c[i, j], c[i, j + 1], c[i, j + 2], c[i, j + 3] = c00, c01, c02, c03
-    c[i + 1, j], c[i + 1, j + 1], c[i + 1, j + 2], c[i + 1, j + 3] = c10, c11, c12, c13
-    c[i + 2, j], c[i + 2, j + 1], c[i + 2, j + 2], c[i + 2, j + 3] = c20, c21, c22, c23
-    c[i + 3, j], c[i + 3, j + 1], c[i + 3, j + 2], c[i + 3, j + 3] = c30, c31, c32, c33
-
-
-@njit(cache=True, fastmath=True)
-def _dot(c, i, j, a, b, k0, depth):
-    """c[i, j] += a[i, k0:k0+depth] . b[j, k0:k0+depth]: the ragged edge of
-    C, where fewer than 4 rows or columns are left for a whole tile."""
-    row = a[i, k0 : k0 + depth]
-    col = b[j, k0 : k0 + depth]
-    total = c[i, j]
-    for p in range(depth):
-        total += row[p] * col[p]
-    c[i, j] = total
-
-
-@njit(cache=True, parallel=True, fastmath=True)
-def _gemm_packed(a, b, rows, cols, depth, block_rows, block_cols, block_depth):
-    """C[s] = a[s] @ b[s]^T for packed a (S, M, L) and b (S, N, L).
-
-    Loop nest (the four steps of the module docstring)::
-
-        for each block of C (in parallel):        rows i0:i1, columns j0:j1
-            for each slice k0:k0+block_depth of K:
-                for i in i0:i1 by 4, for j in j0:j1 by 4:
-                    C[i:i+4, j:j+4] += 4 x 4 tile over the slice
-    """
-    batch = a.shape[0]
-    c = np.zeros((batch, rows, cols), dtype=a.dtype)
-    row_blocks = (rows + block_rows - 1) // block_rows
-    col_blocks = (cols + block_cols - 1) // block_cols
-    blocks = row_blocks * col_blocks
-
-    # K (padded with zeros to whole vectors) in equal slices of whole
-    # vectors, none longer than block_depth: no short slice at the end.
-    aligned = (depth + _ALIGN - 1) // _ALIGN * _ALIGN
-    slices = (aligned + block_depth - 1) // block_depth
-    per_slice = ((aligned + slices - 1) // slices + _ALIGN - 1) // _ALIGN * _ALIGN
-
-    for task in prange(batch * blocks):
-        s = task // blocks
-        i0 = (task % blocks) // col_blocks * block_rows
-        j0 = (task % col_blocks) * block_cols
-        i1 = min(i0 + block_rows, rows)
-        j1 = min(j0 + block_cols, cols)
-        i_tiles = i0 + (i1 - i0) // _TILE * _TILE
-        j_tiles = j0 + (j1 - j0) // _TILE * _TILE
-        a_s, b_s, c_s = a[s], b[s], c[s]
-
-        for k0 in range(0, aligned, per_slice):
-            slice_depth = min(per_slice, aligned - k0)
-            for i in range(i0, i_tiles, _TILE):
-                for j in range(j0, j_tiles, _TILE):
-                    _tile_4x4(c_s, i, j, a_s, b_s, k0, slice_depth)
-                for r in range(i, i + _TILE):
-                    for j in range(j_tiles, j1):
-                        _dot(c_s, r, j, a_s, b_s, k0, slice_depth)
-            for i in range(i_tiles, i1):
-                for j in range(j0, j1):
-                    _dot(c_s, i, j, a_s, b_s, k0, slice_depth)
-
-    return c
-
-
-def _pack(x, along_rows, slot):
-    """Pack the rows of x (S, R, K) if ``along_rows``, else the columns of
-    x (S, K, R), into workspace buffer ``slot``. Rows that are contiguous
-    are copied; columns that are contiguous (B itself, or A^T in a backward
-    pass) are transposed."""
-    rows = x if along_rows else x.transpose(0, 2, 1)
-    columns = rows.transpose(0, 2, 1)
-    length = _packed_length(rows.shape[2])
-    packed = _workspace.take(slot, (x.shape[0], rows.shape[1], length), x.dtype)
-    if columns.flags.c_contiguous and not rows.flags.c_contiguous:
-        _pack_columns(columns, packed)
-        return packed
-    return _pack_rows(rows, packed)
+def _pack_b(b, width):
+    """B (S, K, N) as (S, P, K, width): P panels of ``width`` columns, each
+    stored row after row, zero columns past N. numpy does the copy: whole
+    rows of a panel are ``width`` numbers side by side in B."""
+    batch, depth, cols = b.shape
+    panels = (cols + width - 1) // width
+    packed = _workspace.take("b", (batch, panels, depth, width), b.dtype)
+    whole = cols // width
+    if whole:
+        packed[:, :whole] = (
+            b[:, :, : whole * width]
+            .reshape(batch, depth, whole, width)
+            .transpose(0, 2, 1, 3)
+        )
+    if whole < panels:
+        rest = cols - whole * width
+        packed[:, whole, :, :rest] = b[:, :, whole * width :]
+        packed[:, whole, :, rest:] = 0
+    return packed
 
 
 def bmm_numba(a, b):
@@ -295,13 +252,16 @@ def bmm_numba(a, b):
     if depth == 0 or a.size == 0 or b.size == 0:
         return np.zeros((batch, rows, cols), dtype=a.dtype)
 
-    with compiling(_pack_columns, _gemm_packed), threads_for(a.size * cols):
-        a_packed = _pack(a, along_rows=True, slot="a")
-        b_packed = _pack(b, along_rows=False, slot="b")
-        block_depth = _DEPTH_BYTES // a.itemsize
-        return _gemm_packed(
-            a_packed, b_packed, rows, cols, depth, _ROWS, _COLS, block_depth
-        )
+    width = tile_width(a.dtype)
+    rows_pad = (rows + TILE_ROWS - 1) // TILE_ROWS * TILE_ROWS
+    with compiling(_gemm_packed), threads_for(a.size * cols):
+        a_packed = _pack_a(a, rows_pad)
+        b_packed = _pack_b(b, width)
+        c = np.zeros((batch, rows_pad, b_packed.shape[1] * width), dtype=a.dtype)
+        _gemm_packed(a_packed, b_packed, c, _ROWS, _PANELS, _DEPTH)
+    if c.shape[1:] != (rows, cols):
+        c = np.ascontiguousarray(c[:, :rows, :cols])
+    return c
 
 
 # --------------------------------------------------------------------------
