@@ -43,7 +43,7 @@ from tinycv.device import device_of
 from tinycv.kernels import CACHE_LINE, compiling, get_backend
 from tinycv.kernels._simd import vlanes
 from tinycv.kernels._threads import threads_for
-from tinycv.kernels.matmul import TILE_ROWS, gemm_nn, tile_width
+from tinycv.kernels.matmul import TILE_ROWS, gemm_nn, vector_width
 
 _BLOCK = 4  # the weight gradient's register tile (``_gemm_nt``) is 4 x 4
 _ALIGN_K = 16  # reduction length padded to whole 64-byte lines (16 floats)
@@ -509,7 +509,7 @@ def _forward_gemm_tile(xp, packed_weight, bias, y, tile, kernel, stride, dilatio
     groups, m_pad, taps = packed_weight.shape
     out_per_group = out_channels // groups
     pixels = frames * rows * out_w
-    width = 2 * vlanes(y)
+    width = vlanes(y)
     pixels_pad = (pixels + width - 1) // width * width
     cols = _aligned_zeros(taps, pixels_pad, y)
     weight_starts = _row_starts(m_pad, taps)
@@ -611,9 +611,9 @@ def _forward_shifted_tile(window, starts, weight, bias, y, first_row, rows, widt
     ``window`` starts at the input position of the first output."""
     out_per_group, _, out_w = y.shape
     length = (rows - 1) * width + out_w
-    tile = 2 * vlanes(y)
+    lanes = vlanes(y)
     m_pad, taps = weight.shape
-    result = np.zeros((m_pad, (length + tile - 1) // tile * tile), y.dtype)
+    result = np.zeros((m_pad, (length + lanes - 1) // lanes * lanes), y.dtype)
     weight_starts = _row_starts(m_pad, taps)
     gemm_nn(weight.reshape(m_pad * taps), weight_starts, window, starts, result, taps)
     for o in range(out_per_group):
@@ -1105,7 +1105,7 @@ def _numba_weight_grad_on_threads(
                 numba.get_num_threads(),
                 groups,
                 _round_up(taps, TILE_ROWS),
-                _round_up(out_per_group, tile_width(x.dtype)),
+                _round_up(out_per_group, vector_width(x.dtype)),
             ),
             dtype=x.dtype,
         )

@@ -99,7 +99,7 @@ def gemm_nn(a, a_starts, b, b_starts, c, depth):
     """c += A @ B, where row i of A is a[a_starts[i] : a_starts[i] + depth]
     and row k of B is b[b_starts[k] : b_starts[k] + N], for flat arrays a
     and b and a c of shape (M, N) whose rows are contiguous. M is a
-    multiple of 6 and N of two SIMD vectors (see ``tinycv.kernels._simd``).
+    multiple of 6 and N of the SIMD vector (see ``tinycv.kernels._simd``).
 
     Rows given by where they start let A and B be packed matrices (row k at
     k times a row's length) or shifted windows of one image (the stride-1
@@ -110,16 +110,18 @@ def gemm_nn(a, a_starts, b, b_starts, c, depth):
     step of that loop loads two vectors of row k of B and multiplies them
     by six numbers of A's column k (an outer product): 8 loads for 12
     vector multiply-adds, and no sums across the lanes of a vector at the
-    end, since every lane is an output of its own.
+    end, since every lane is an output of its own. When N leaves one vector
+    over, a 6 x 1-vector tile does the last column.
     """
     m_size, n_size = c.shape
     lanes = vlanes(c)
+    pairs = n_size // (2 * lanes) * (2 * lanes)
 
     for i in range(0, m_size, TILE_ROWS):
         a0, a1, a2 = a[a_starts[i] :], a[a_starts[i + 1] :], a[a_starts[i + 2] :]
         a3, a4, a5 = a[a_starts[i + 3] :], a[a_starts[i + 4] :], a[a_starts[i + 5] :]
         c0, c1, c2, c3, c4, c5 = c[i], c[i + 1], c[i + 2], c[i + 3], c[i + 4], c[i + 5]
-        for j in range(0, n_size, 2 * lanes):
+        for j in range(0, pairs, 2 * lanes):
             h = j + lanes  # the tile's second vector
             s00, s01 = vload(c0, j), vload(c0, h)
             s10, s11 = vload(c1, j), vload(c1, h)
@@ -142,11 +144,29 @@ def gemm_nn(a, a_starts, b, b_starts, c, depth):
             vstore(c3, j, s30), vstore(c3, h, s31)
             vstore(c4, j, s40), vstore(c4, h, s41)
             vstore(c5, j, s50), vstore(c5, h, s51)
+        if pairs < n_size:
+            _last_vector(
+                a0, a1, a2, a3, a4, a5, b, b_starts, c[i : i + 6], pairs, depth
+            )
 
 
-def tile_width(dtype):
-    """Columns of a register tile of ``gemm_nn``: two SIMD vectors."""
-    return 2 * REGISTER_BYTES // np.dtype(dtype).itemsize
+@njit(fastmath=True, cache=True)
+def _last_vector(a0, a1, a2, a3, a4, a5, b, b_starts, c, j, depth):
+    """``gemm_nn`` on one vector of columns, j .. j + lanes, of 6 rows."""
+    c0, c1, c2, c3, c4, c5 = c[0], c[1], c[2], c[3], c[4], c[5]
+    s0, s1, s2 = vload(c0, j), vload(c1, j), vload(c2, j)
+    s3, s4, s5 = vload(c3, j), vload(c4, j), vload(c5, j)
+    for k in range(depth):
+        x = vload(b, b_starts[k] + j)
+        s0, s1, s2 = vfma(s0, a0[k], x), vfma(s1, a1[k], x), vfma(s2, a2[k], x)
+        s3, s4, s5 = vfma(s3, a3[k], x), vfma(s4, a4[k], x), vfma(s5, a5[k], x)
+    vstore(c0, j, s0), vstore(c1, j, s1), vstore(c2, j, s2)
+    vstore(c3, j, s3), vstore(c4, j, s4), vstore(c5, j, s5)
+
+
+def vector_width(dtype):
+    """Numbers of ``dtype`` in one SIMD vector: ``gemm_nn``'s N is a multiple."""
+    return REGISTER_BYTES // np.dtype(dtype).itemsize
 
 
 @njit(parallel=True, cache=True)
@@ -252,7 +272,7 @@ def bmm_numba(a, b):
     if depth == 0 or a.size == 0 or b.size == 0:
         return np.zeros((batch, rows, cols), dtype=a.dtype)
 
-    width = tile_width(a.dtype)
+    width = 2 * vector_width(a.dtype)  # a panel: one register tile wide
     rows_pad = (rows + TILE_ROWS - 1) // TILE_ROWS * TILE_ROWS
     with compiling(_gemm_packed), threads_for(a.size * cols):
         a_packed = _pack_a(a, rows_pad)
