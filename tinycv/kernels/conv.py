@@ -536,6 +536,55 @@ def _forward_gemm_tile(xp, packed_weight, bias, y, tile, kernel, stride, dilatio
                         dst[j] = bias[channel] + src[j]
 
 
+@njit(cache=True)
+def _tap_starts(group_channels, kernel, dilation, placed, count):
+    """Where each tap (c, r, p, q) of a group reads, as a flat offset into
+    the group's placed volumes (C_g, D_p, H_p, W_p); ``count`` entries, those
+    past the taps 0."""
+    depth, height, width = placed
+    plane = height * width
+    starts = np.zeros(count, dtype=np.int64)
+    k = 0
+    for c in range(group_channels):
+        for r in range(kernel[0]):
+            for p in range(kernel[1]):
+                for q in range(kernel[2]):
+                    starts[k] = (
+                        c * depth * plane
+                        + r * dilation[0] * plane
+                        + p * dilation[1] * width
+                        + q * dilation[2]
+                    )
+                    k += 1
+    return starts
+
+
+@njit(cache=True)
+def _row_tiling(out_h, width):
+    """(rows per task, row tiles of a frame): about ``_TILE_PIXELS`` wide
+    pixels a task, the frame cut into parts of nearly equal height."""
+    most = max(1, _TILE_PIXELS // width)
+    parts = (out_h + most - 1) // most
+    rows_per_tile = (out_h + parts - 1) // parts
+    return rows_per_tile, (out_h + rows_per_tile - 1) // rows_per_tile
+
+
+@njit(cache=True)
+def _row_task(task, groups, out_d, out_h, tiling, group_channels, placed):
+    """Task number -> (image n, group g, frame t, first row, rows, and the
+    flat position of its first output's input) for the shifted kernels."""
+    rows_per_tile, row_tiles = tiling
+    n = task // (groups * out_d * row_tiles)
+    g = task // (out_d * row_tiles) % groups
+    t = task // row_tiles % out_d
+    first_row = task % row_tiles * rows_per_tile
+    rows = min(rows_per_tile, out_h - first_row)
+    plane = placed[1] * placed[2]
+    first = (n * groups + g) * group_channels * placed[0] * plane
+    first += t * plane + first_row * placed[2]
+    return n, g, t, first_row, rows, first
+
+
 @njit(parallel=True, cache=True)
 def _conv_forward_shifted(
     flat, placed, packed_weight, out_per_group, bias, y, kernel, dilation
@@ -559,39 +608,15 @@ def _conv_forward_shifted(
     """
     batch, _, out_d, out_h, _ = y.shape
     groups, _, taps = packed_weight.shape
-    depth, height, width = placed
-    plane = height * width
-    volume = depth * plane
+    width = placed[2]
     group_channels = taps // (kernel[0] * kernel[1] * kernel[2])
 
-    starts = np.empty(taps, dtype=np.int64)
-    k = 0
-    for c in range(group_channels):
-        for r in range(kernel[0]):
-            for p in range(kernel[1]):
-                for q in range(kernel[2]):
-                    starts[k] = (
-                        c * volume
-                        + r * dilation[0] * plane
-                        + p * dilation[1] * width
-                        + q * dilation[2]
-                    )
-                    k += 1
-
-    # Rows per task: about _TILE_PIXELS wide pixels, in parts of equal height.
-    most = max(1, _TILE_PIXELS // width)
-    parts = (out_h + most - 1) // most
-    rows_per_tile = (out_h + parts - 1) // parts
-    row_tiles = (out_h + rows_per_tile - 1) // rows_per_tile
-
-    for task in prange(batch * groups * out_d * row_tiles):
-        n = task // (groups * out_d * row_tiles)
-        g = task // (out_d * row_tiles) % groups
-        t = task // row_tiles % out_d
-        first_row = task % row_tiles * rows_per_tile
-        rows = min(rows_per_tile, out_h - first_row)
-        first = (n * groups + g) * group_channels * volume
-        first += t * plane + first_row * width
+    starts = _tap_starts(group_channels, kernel, dilation, placed, taps)
+    tiling = _row_tiling(out_h, width)
+    for task in prange(batch * groups * out_d * tiling[1]):
+        n, g, t, first_row, rows, first = _row_task(
+            task, groups, out_d, out_h, tiling, group_channels, placed
+        )
         _forward_shifted_tile(
             flat[first:],
             starts,
@@ -666,19 +691,9 @@ def _conv_forward_direct(
     # pass over ``wide`` adds three taps, which loads and stores ``wide`` a
     # third as often; the last pass is filled up with zero taps.
     taps = group_channels * kernel_d * kernel_h * kernel_w
-    shifts = np.zeros((taps + 2) // 3 * 3, dtype=np.int64)
-    k = 0
-    for c in range(group_channels):
-        for r in range(kernel_d):
-            for p in range(kernel_h):
-                for q in range(kernel_w):
-                    shifts[k] = (
-                        c * volume
-                        + r * dilation[0] * plane
-                        + p * dilation[1] * width
-                        + q * dilation[2]
-                    )
-                    k += 1
+    shifts = _tap_starts(
+        group_channels, weight.shape[2:], dilation, placed, (taps + 2) // 3 * 3
+    )
 
     # Scratch buffers for each of the ``threads`` threads, reused by all its
     # tasks. Every task places its input at the same positions, so the zeros
@@ -824,37 +839,15 @@ def _conv_weight_grad_shifted(
     _, groups, k_pad, _ = partial.shape
     out_per_group = out_channels // groups
     group_channels = channels // groups
-    depth, height, width = placed
-    plane = height * width
-    volume = depth * plane
+    width = placed[2]
 
-    starts = np.zeros(k_pad, dtype=np.int64)  # rows past K read from 0: unused
-    k = 0
-    for c in range(group_channels):
-        for r in range(kernel[0]):
-            for p in range(kernel[1]):
-                for q in range(kernel[2]):
-                    starts[k] = (
-                        c * volume
-                        + r * dilation[0] * plane
-                        + p * dilation[1] * width
-                        + q * dilation[2]
-                    )
-                    k += 1
-
-    most = max(1, _TILE_PIXELS // width)
-    parts = (out_h + most - 1) // most
-    rows_per_tile = (out_h + parts - 1) // parts
-    row_tiles = (out_h + rows_per_tile - 1) // rows_per_tile
-
-    for task in prange(batch * groups * out_d * row_tiles):
-        n = task // (groups * out_d * row_tiles)
-        g = task // (out_d * row_tiles) % groups
-        t = task // row_tiles % out_d
-        first_row = task % row_tiles * rows_per_tile
-        rows = min(rows_per_tile, out_h - first_row)
-        first = (n * groups + g) * group_channels * volume
-        first += t * plane + first_row * width
+    # Rows past K start at 0: they compute sums that nobody reads.
+    starts = _tap_starts(group_channels, kernel, dilation, placed, k_pad)
+    tiling = _row_tiling(out_h, width)
+    for task in prange(batch * groups * out_d * tiling[1]):
+        n, g, t, first_row, rows, first = _row_task(
+            task, groups, out_d, out_h, tiling, group_channels, placed
+        )
         _weight_grad_shifted_tile(
             flat[first:],
             starts,
