@@ -23,7 +23,7 @@ PATHS = pytest.mark.parametrize("path", ["direct", "gemm"])
 def kernel_path(path):
     """Run the numba kernels through one path: direct loops or im2col + GEMM."""
     original = conv._use_direct
-    conv._use_direct = lambda *_: path == "direct"
+    conv._use_direct = lambda *_, **__: path == "direct"
     try:
         yield
     finally:

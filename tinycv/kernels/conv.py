@@ -25,8 +25,9 @@ The file reads in three parts.
      convolution of a zero-stuffed input with the flipped kernel.
 
    conv2d runs as a conv3d with a depth of one, so one set of kernels
-   serves both. Convolutions with few taps per output (depthwise, or a
-   single input channel) skip the matrix product and run a direct kernel.
+   serves both. Convolutions with fewer output channels per group than
+   the register tile is tall (depthwise ones) skip the matrix product and
+   run a direct kernel (``_use_direct`` says when).
 3. The public functions: check shapes (one-line ``ValueError``), then pick
    the GPU twin, the reference loops or the Numba kernels.
 """
@@ -50,10 +51,12 @@ _ALIGN_K = 16  # reduction length padded to whole 64-byte lines (16 floats)
 _TILE_PIXELS = 512  # output pixels per im2col tile...
 _TILE_VALUES = 1 << 18  # ...but an im2col tile stays within ~1 MB
 _SPARE = 64  # values past the end of a flat input: two vectors of any dtype
-# The direct kernels beat im2col + GEMM (measured on a 2-core x86 CPU) when an
-# output sums fewer products than this:
-_DIRECT_TAPS = 64
-_DIRECT_GRAD_TAPS = 32  # for the weight gradient
+# The direct weight gradient beats the matrix product (measured on 2-core x86
+# CPUs) when an output sums fewer products than this:
+_DIRECT_GRAD_TAPS = 32
+# ...and the direct forward, for pointwise (1x1) convolutions at stride 1 with
+# fewer output channels per group than this:
+_DIRECT_POINTWISE_OUT = 32
 
 
 def output_size(size, kernel, stride, padding, dilation):
@@ -653,7 +656,8 @@ def _forward_shifted_tile(window, starts, weight, bias, y, first_row, rows, widt
 def _conv_forward_direct(
     x, weight, bias, y, offset, step, placed, stride, dilation, threads
 ):
-    """Forward convolution without im2col, for few taps per output.
+    """Forward convolution without the matrix product, for depthwise
+    convolutions (one output channel per group).
 
     Each task places the C_g channels of one group of one image into a
     small zeroed buffer of size ``placed`` (see ``_place_volume``) and
@@ -670,9 +674,9 @@ def _conv_forward_direct(
 
     ``wide`` is the stride-1 output laid out with the input's row length:
     the W_p - W_out extra columns of each row are dropped, and a strided
-    convolution keeps every s-th row and column. Depthwise convolutions
-    (MobileNet) have only kh * kw taps per output, too few for the matrix
-    product to pay for its im2col copy.
+    convolution keeps every s-th row and column. A depthwise convolution
+    (MobileNet) has one output channel per group, where the matrix
+    product's 6-row register tile would be 5/6 idle.
     """
     batch, out_channels, out_d, out_h, out_w = y.shape
     group_channels, kernel_d, kernel_h, kernel_w = weight.shape[1:]
@@ -960,12 +964,27 @@ def _round_up(value, multiple):
     return (value + multiple - 1) // multiple * multiple
 
 
-def _use_direct(weight_shape, groups, max_taps=_DIRECT_TAPS):
-    """Direct loops when each output sums few products (fewer than
-    ``max_taps``), or a group has fewer output channels than the register
-    tile is tall; otherwise im2col and the matrix product."""
-    taps = math.prod(weight_shape[1:])
-    return taps < max_taps or weight_shape[0] // groups < _BLOCK
+def _use_direct(weight_shape, groups, stride, gradient=False):
+    """Whether the direct loops beat the matrix product (measured on 2-core
+    x86 CPUs, Intel and AMD).
+
+    The matrix product's register tile is 6 output channels tall, so a group
+    with fewer than ``_BLOCK`` of them (depthwise convolutions) wastes most
+    of it: direct. The forward's matrix product reads the input in place at
+    stride 1, so only pointwise convolutions with few output channels, whose
+    direct loops stream whole planes, are faster direct; at stride > 1 the
+    direct loops compute every stride-1 output and drop most. The weight
+    gradient's matrix product has the taps as rows: direct below
+    ``_DIRECT_GRAD_TAPS`` of them.
+    """
+    out_per_group = weight_shape[0] // groups
+    if out_per_group < _BLOCK:
+        return True
+    if gradient:
+        return math.prod(weight_shape[1:]) < _DIRECT_GRAD_TAPS
+    pointwise = all(k == 1 for k in weight_shape[2:])
+    unit_stride = all(s == 1 for s in stride)
+    return pointwise and unit_stride and out_per_group < _DIRECT_POINTWISE_OUT
 
 
 def _pack_weight(weight, groups):
@@ -1022,7 +1041,7 @@ def _numba_conv_on_threads(
     if bias is None:
         bias = np.zeros(out_channels, dtype=x.dtype)
 
-    if _use_direct(weight.shape, groups):
+    if _use_direct(weight.shape, groups, stride):
         threads = numba.get_num_threads()
         with compiling(_conv_forward_direct):
             _conv_forward_direct(
@@ -1076,7 +1095,7 @@ def _numba_weight_grad_on_threads(
 ):
     batch, channels = x.shape[:2]
     placed = tuple(x.shape[2 + a] + 2 * padding[a] for a in range(3))
-    if _use_direct(weight_shape, groups, _DIRECT_GRAD_TAPS):
+    if _use_direct(weight_shape, groups, stride, gradient=True):
         grad_w = np.zeros(weight_shape, dtype=x.dtype)
         with compiling(_conv_weight_grad_direct):
             _conv_weight_grad_direct(
