@@ -16,18 +16,22 @@ FEW = settings(max_examples=20, deadline=None)
 TOLERANCE = {np.float32: 2e-4, np.float64: 1e-10}
 
 
-PATHS = pytest.mark.parametrize("path", ["direct", "gemm"])
+PATHS = pytest.mark.parametrize("path", ["direct", "gemm", "gemm-batch"])
 
 
 @contextlib.contextmanager
 def kernel_path(path):
-    """Run the numba kernels through one path: direct loops or im2col + GEMM."""
-    original = conv._use_direct
+    """Run the numba kernels through one path: direct loops, or the matrix
+    product, small images one task each ("gemm") or, as large ones are, from
+    one padded copy of the whole batch ("gemm-batch")."""
+    original = conv._use_direct, conv._SMALL_IMAGE
     conv._use_direct = lambda *_, **__: path == "direct"
+    if path == "gemm-batch":
+        conv._SMALL_IMAGE = 0
     try:
         yield
     finally:
-        conv._use_direct = original
+        conv._use_direct, conv._SMALL_IMAGE = original
 
 
 def assert_close(actual, expected, dtype):

@@ -50,6 +50,9 @@ _BLOCK = 4  # the weight gradient's register tile (``_gemm_nt``) is 4 x 4
 _ALIGN_K = 16  # reduction length padded to whole 64-byte lines (16 floats)
 _TILE_PIXELS = 512  # output pixels per im2col tile...
 _TILE_VALUES = 1 << 18  # ...but an im2col tile stays within ~1 MB
+# Padded frames up to this many pixels are convolved whole, one task each
+# (LeNet's, CIFAR's); larger ones are cut into runs of rows.
+_SMALL_IMAGE = 1200
 _SPARE = 64  # values past the end of a flat input: two vectors of any dtype
 # The direct weight gradient beats the matrix product (measured on 2-core x86
 # CPUs) when an output sums fewer products than this:
@@ -632,6 +635,54 @@ def _conv_forward_shifted(
         )
 
 
+@njit(parallel=True, cache=True)
+def _conv_forward_shifted_images(
+    x,
+    packed_weight,
+    out_per_group,
+    bias,
+    y,
+    offset,
+    step,
+    placed,
+    kernel,
+    dilation,
+    threads,
+):
+    """``_conv_forward_shifted`` for small images, which place themselves.
+
+    Here a task is one group of one image, whole, so it can pad its own
+    input into a scratch buffer of its thread (``_place_volume``) instead
+    of reading a padded copy of the whole batch: the copy is made while the
+    task needs it, in cache, and the big zeroed buffer is not needed.
+    Every task places its input at the same positions, so the zeros around
+    them stay from one task to the next.
+    """
+    batch, _, _, out_h, _ = y.shape
+    groups, _, taps = packed_weight.shape
+    group_channels = taps // (kernel[0] * kernel[1] * kernel[2])
+    volume = placed[0] * placed[1] * placed[2]
+
+    starts = _tap_starts(group_channels, kernel, dilation, placed, taps)
+    padded = _scratch(threads, group_channels * volume + _SPARE, y)
+    for task in prange(batch * groups):
+        n, g = task // groups, task % groups
+        window = padded[numba.get_thread_id()]
+        for c in range(group_channels):
+            channel = window[c * volume : (c + 1) * volume].reshape(placed)
+            _place_volume(x[n, g * group_channels + c], channel, offset, step)
+        _forward_shifted_tile(
+            window,
+            starts,
+            packed_weight[g],
+            bias[g * out_per_group : (g + 1) * out_per_group],
+            y[n, g * out_per_group : (g + 1) * out_per_group, 0],
+            0,
+            out_h,
+            placed[2],
+        )
+
+
 @njit(fastmath=True, cache=True)
 def _forward_shifted_tile(window, starts, weight, bias, y, first_row, rows, width):
     """One task of ``_conv_forward_shifted``: output rows first_row ..
@@ -1053,12 +1104,29 @@ def _numba_conv_on_threads(
             )
         return y
 
+    packed = _pack_weight(weight, groups)
+    if stride == (1, 1, 1) and out_size[0] == 1 and math.prod(placed) <= _SMALL_IMAGE:
+        with compiling(_conv_forward_shifted_images):
+            _conv_forward_shifted_images(
+                x,
+                packed,
+                out_channels // groups,
+                bias,
+                y,
+                offset,
+                step,
+                placed,
+                kernel,
+                dilation,
+                numba.get_num_threads(),
+            )
+        return y
+
     # The padded input, flat, with room for the vectors that the shifted
     # matrix product reads past the last output (see _conv_forward_shifted).
     size = batch * channels * math.prod(placed)
     flat = np.zeros(size + _SPARE, dtype=x.dtype)
     xp = flat[:size].reshape((batch, channels) + placed)
-    packed = _pack_weight(weight, groups)
     with compiling(_place):
         _place(x, xp, offset, step)
     if stride == (1, 1, 1):
