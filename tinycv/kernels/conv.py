@@ -637,27 +637,19 @@ def _conv_forward_shifted(
 
 @njit(parallel=True, cache=True)
 def _conv_forward_shifted_images(
-    x,
-    packed_weight,
-    out_per_group,
-    bias,
-    y,
-    offset,
-    step,
-    placed,
-    kernel,
-    dilation,
-    threads,
+    x, packed_weight, out_per_group, bias, y, placement, kernel, dilation, threads
 ):
     """``_conv_forward_shifted`` for small images, which place themselves.
 
     Here a task is one group of one image, whole, so it can pad its own
-    input into a scratch buffer of its thread (``_place_volume``) instead
-    of reading a padded copy of the whole batch: the copy is made while the
-    task needs it, in cache, and the big zeroed buffer is not needed.
-    Every task places its input at the same positions, so the zeros around
-    them stay from one task to the next.
+    input into a scratch buffer of its thread (``_place_volume`` with the
+    ``placement`` (offset, step, placed)) instead of reading a padded copy
+    of the whole batch: the copy is made while the task needs it, in cache,
+    and the big zeroed buffer is not needed. Every task places its input at
+    the same positions, so the zeros around them stay from one task to the
+    next.
     """
+    offset, step, placed = placement
     batch, _, _, out_h, _ = y.shape
     groups, _, taps = packed_weight.shape
     group_channels = taps // (kernel[0] * kernel[1] * kernel[2])
@@ -1113,9 +1105,7 @@ def _numba_conv_on_threads(
                 out_channels // groups,
                 bias,
                 y,
-                offset,
-                step,
-                placed,
+                (offset, step, placed),
                 kernel,
                 dilation,
                 numba.get_num_threads(),
