@@ -273,6 +273,27 @@ def test_depthwise_and_pointwise_on_larger_images():
     np.testing.assert_allclose(y, expected, atol=1e-4)
 
 
+def test_reused_padded_copy_is_zeroed_on_every_call():
+    # The padded copy of a batch lives in a buffer kept between calls. Fill
+    # it with a large input first, then run a stride-2 transposed
+    # convolution (zeros between its pixels) and a padded convolution in
+    # the same buffer: no value of the first call may leak into them.
+    rng = np.random.default_rng(7)
+    big = 1e6 * rng.standard_normal((2, 4, 30, 30))
+    conv.conv2d_forward(big, rng.standard_normal((6, 4, 3, 3)), None, 1, 2)
+    x = rng.standard_normal((2, 4, 9, 8))
+    up = rng.standard_normal((4, 3, 3, 3))
+    down = rng.standard_normal((6, 4, 5, 5))
+    with kernel_path("gemm-batch"):
+        y_up = conv.conv_transpose2d_forward(x, up, None, 2, 1, 1)
+        y_down = conv.conv2d_forward(x, down, None, 1, 2)
+    with use_backend("reference"):
+        assert_close(
+            y_up, conv.conv_transpose2d_forward(x, up, None, 2, 1, 1), np.float64
+        )
+        assert_close(y_down, conv.conv2d_forward(x, down, None, 1, 2), np.float64)
+
+
 def test_need_flags_skip_gradients():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 4, 6, 6))

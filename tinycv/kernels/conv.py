@@ -41,7 +41,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinycv.device import device_of
-from tinycv.kernels import CACHE_LINE, compiling, get_backend
+from tinycv.kernels import CACHE_LINE, Workspace, compiling, get_backend
 from tinycv.kernels._simd import vlanes
 from tinycv.kernels._threads import threads_for
 from tinycv.kernels.matmul import TILE_ROWS, gemm_nn, vector_width
@@ -53,6 +53,9 @@ _TILE_VALUES = 1 << 18  # ...but an im2col tile stays within ~1 MB
 # Padded frames up to this many pixels are convolved whole, one task each
 # (LeNet's, CIFAR's); larger ones are cut into runs of rows.
 _SMALL_IMAGE = 1200
+# The padded copy of a batch lives in this workspace up to 64 MiB (a batch
+# of 32 VGG activations of 64 x 32 x 32 takes 9.5 MiB).
+_workspace = Workspace(64 << 20)
 _SPARE = 64  # values past the end of a flat input: two vectors of any dtype
 # The direct weight gradient beats the matrix product (measured on 2-core x86
 # CPUs) when an output sums fewer products than this:
@@ -319,12 +322,31 @@ def _place_volume(src, dst, offset, step):
 
 @njit(parallel=True, cache=True)
 def _place(x, out, offset, step):
-    """``_place_volume`` for every channel of every image, in parallel."""
+    """``_place_volume`` for every channel of every image, in parallel, into
+    an ``out`` of any contents: each task zeroes its volume first, so the
+    zeros are written by the core that fills the volume, while it is in
+    cache."""
     batch, channels = x.shape[:2]
     for task in prange(batch * channels):
         n = task // channels
         c = task % channels
-        _place_volume(x[n, c], out[n, c], offset, step)
+        volume = out[n, c]
+        volume[:] = 0
+        _place_volume(x[n, c], volume, offset, step)
+
+
+def _placed_batch(x, offset, step, placed):
+    """x placed (see ``_place_volume``) in a flat buffer of the workspace:
+    (N, C) + placed volumes, then ``_SPARE`` zeros for the vectors that the
+    shifted matrix products read past the last output. Returns (flat, the
+    volumes as an (N, C) + placed view of it)."""
+    size = x.shape[0] * x.shape[1] * math.prod(placed)
+    flat = _workspace.take("placed", (size + _SPARE,), x.dtype)
+    flat[size:] = 0
+    volumes = flat[:size].reshape(x.shape[:2] + placed)
+    with compiling(_place):
+        _place(x, volumes, offset, step)
+    return flat, volumes
 
 
 @njit(fastmath=True, cache=True)
@@ -1112,13 +1134,7 @@ def _numba_conv_on_threads(
             )
         return y
 
-    # The padded input, flat, with room for the vectors that the shifted
-    # matrix product reads past the last output (see _conv_forward_shifted).
-    size = batch * channels * math.prod(placed)
-    flat = np.zeros(size + _SPARE, dtype=x.dtype)
-    xp = flat[:size].reshape((batch, channels) + placed)
-    with compiling(_place):
-        _place(x, xp, offset, step)
+    flat, xp = _placed_batch(x, offset, step, placed)
     if stride == (1, 1, 1):
         with compiling(_conv_forward_shifted):
             _conv_forward_shifted(
@@ -1167,11 +1183,7 @@ def _numba_weight_grad_on_threads(
 
     out_per_group = weight_shape[0] // groups
     taps = math.prod(weight_shape[1:])
-    size = batch * channels * math.prod(placed)
-    flat = np.zeros(size + _SPARE, dtype=x.dtype)
-    xp = flat[:size].reshape((batch, channels) + placed)
-    with compiling(_place):
-        _place(x, xp, padding, (1, 1, 1))
+    flat, xp = _placed_batch(x, padding, (1, 1, 1), placed)
 
     if stride == (1, 1, 1):
         partial = np.zeros(

@@ -42,13 +42,11 @@ gives it one, which is what lets the tile live in registers.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from numba import njit, prange
 
 from tinycv.device import device_of
-from tinycv.kernels import aligned_empty, compiling, get_backend
+from tinycv.kernels import Workspace, compiling, get_backend
 from tinycv.kernels._simd import REGISTER_BYTES, vfma, vlanes, vload, vstore
 from tinycv.kernels._threads import threads_for
 
@@ -213,27 +211,8 @@ def _gemm_packed(a, b, c, block_rows, block_panels, block_depth):
                 )
 
 
-class _Workspace(threading.local):
-    """Two cache-line-aligned buffers per Python thread, one per operand,
-    grown when a product needs more and reused by every later call."""
-
-    def __init__(self):
-        self.buffers = {}
-
-    def take(self, slot, shape, dtype):
-        """An uninitialised aligned array of ``shape`` in buffer ``slot``."""
-        dtype = np.dtype(dtype)
-        size = int(np.prod(shape)) * dtype.itemsize
-        if size > _WORKSPACE_BYTES:
-            return aligned_empty(shape, dtype)
-        buffer = self.buffers.get(slot)
-        if buffer is None or buffer.size < size:
-            buffer = aligned_empty((size,), np.uint8)
-            self.buffers[slot] = buffer
-        return buffer[:size].view(dtype).reshape(shape)
-
-
-_workspace = _Workspace()
+# Packed copies up to _WORKSPACE_BYTES reuse these buffers (see Workspace).
+_workspace = Workspace(_WORKSPACE_BYTES)
 
 
 def _pack_a(a, rows):
