@@ -4,8 +4,12 @@ Shapes are drawn by hypothesis, odd sizes included so that the ragged edge
 (fewer than 4 rows or columns left for a register tile) is exercised, and
 inputs come contiguous, as transposed views and as strided slices, in
 float32 and float64. Larger fixed shapes cross the kernel's block and K
-slice boundaries. Timings are never asserted here (see tinycv.bench).
+slice boundaries. Both Numba paths run every case: the packed parallel
+kernel, and the one-call kernel that small products take. Timings are never
+asserted here (see tinycv.bench).
 """
+
+import contextlib
 
 import numpy as np
 import pytest
@@ -20,6 +24,20 @@ TOLERANCE = {
     np.float32: dict(rtol=1e-4, atol=1e-4),
     np.float64: dict(rtol=1e-9, atol=1e-11),
 }
+
+
+PATHS = pytest.mark.parametrize("path", ["packed", "small"])
+
+
+@contextlib.contextmanager
+def product_path(path):
+    """Send every product through one Numba path, whatever its size."""
+    original = matmul.SMALL_WORK
+    matmul.SMALL_WORK = 0 if path == "packed" else 2**62
+    try:
+        yield
+    finally:
+        matmul.SMALL_WORK = original
 
 
 def _layout(array, kind):
@@ -45,13 +63,14 @@ def operands(draw, max_size=12):
     return _layout(a, draw(layouts)), _layout(b, draw(layouts)), dtype
 
 
+@PATHS
 @SETTINGS
 @given(operands())
-def test_bmm_numba_matches_reference(case):
+def test_bmm_numba_matches_reference(path, case):
     a, b, dtype = case
     with use_backend("reference"):
         expected = matmul.bmm(a, b)
-    with use_backend("numba"):
+    with use_backend("numba"), product_path(path):
         result = matmul.bmm(a, b)
     assert result.dtype == dtype and result.shape == expected.shape
     np.testing.assert_allclose(result, expected, **TOLERANCE[dtype])
@@ -74,12 +93,15 @@ def test_bmm_numba_matches_numpy(case):
         (3, 1, 257, 1),  # one row, one column: padding only
     ],
 )
-def test_bmm_crosses_block_boundaries(shape):
+@PATHS
+def test_bmm_crosses_block_boundaries(path, shape):
     batch, rows, depth, cols = shape
     rng = np.random.default_rng(0)
     a = rng.standard_normal((batch, rows, depth))
     b = rng.standard_normal((batch, depth, cols))
-    np.testing.assert_allclose(matmul.bmm(a, b), np.matmul(a, b), rtol=1e-9, atol=1e-10)
+    with product_path(path):
+        result = matmul.bmm(a, b)
+    np.testing.assert_allclose(result, np.matmul(a, b), rtol=1e-9, atol=1e-10)
 
 
 def test_matmul2d_transposed_views_as_in_backward():
