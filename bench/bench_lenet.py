@@ -94,6 +94,7 @@ def main() -> None:
     labels = data.targets.astype(np.int64)
 
     results = {}
+    tinycv.manual_seed(0)  # the same initial weights on every run
     model = tinycv_lenet()
     sgd = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     results["tinycv"] = timed_epochs(

@@ -5,7 +5,7 @@ float32 values in a 512-bit AVX-512 register, 8 in a 256-bit AVX2 one.
 Numba's compiler (LLVM) uses these registers by itself when it can turn
 an inner loop into vector code, but only for loops; it cannot be asked to
 keep, say, twelve vectors of partial sums in registers across a loop, which
-is what a fast matrix product does (see ``conv._gemm_nn``).
+is what a fast matrix product does (see ``matmul.gemm_nn``).
 
 This module gives Numba that vocabulary. ``Vector`` is a Numba type whose
 values live in one SIMD register (an LLVM vector), and four intrinsics work

@@ -57,9 +57,10 @@ TILE_ROWS = 6  # rows of C in a register tile; its width is 2 SIMD vectors
 # (tile-wide columns), walking K in slices of _DEPTH: a slice of one panel
 # (_DEPTH x 2 vectors, 32 KiB in float32 on AVX-512) stays in L1 while the
 # block's 6-row tiles go down it, and the block's slice of A in L2. Small
-# blocks leave enough tasks for every core at n = 256. On two AMD Zen 4
-# cores this runs at 0.63x-0.94x of numpy's OpenBLAS at n = 1024 (a shared,
-# noisy machine; see bench/README.md).
+# blocks leave enough tasks for every core at n = 256. At n = 1024 this
+# runs at 0.63x-0.94x of numpy's OpenBLAS on two AMD Zen 4 cores and at
+# 0.48x-0.85x on two Intel Xeon (Sapphire Rapids class) cores, whose
+# OpenBLAS reaches ~300 GFLOP/s (shared, noisy machines; bench/README.md).
 _ROWS = 48
 _PANELS = 8
 _DEPTH = 256
