@@ -42,7 +42,7 @@ from numba import njit, prange
 
 from tinycv.device import device_of
 from tinycv.kernels import CACHE_LINE, Workspace, compiling, get_backend
-from tinycv.kernels._simd import vlanes
+from tinycv.kernels._simd import vfma, vlanes, vload, vstore
 from tinycv.kernels._threads import threads_for
 from tinycv.kernels.matmul import TILE_ROWS, gemm_nn, vector_width
 
@@ -702,19 +702,43 @@ def _forward_shifted_tile(window, starts, weight, bias, y, first_row, rows, widt
     """One task of ``_conv_forward_shifted``: output rows first_row ..
     first_row + rows of ``y`` (C_og, H_out, W_out), one frame of one group.
     ``window`` starts at the input position of the first output."""
-    out_per_group, _, out_w = y.shape
+    out_w = y.shape[2]
     length = (rows - 1) * width + out_w
     lanes = vlanes(y)
     m_pad, taps = weight.shape
     result = np.zeros((m_pad, (length + lanes - 1) // lanes * lanes), y.dtype)
     weight_starts = _row_starts(m_pad, taps)
     gemm_nn(weight.reshape(m_pad * taps), weight_starts, window, starts, result, taps)
+    _crop_rows(result, width, bias, y, first_row, rows)
+
+
+@njit(fastmath=True, cache=True)
+def _crop_rows(result, width, bias, y, first_row, rows):
+    """y[o, first_row + row, j] = bias[o] + result[o, row * width + j] for
+    j < W_out: the wide rows of a shifted product, cropped to the output.
+
+    Whole vectors are copied even where a row holds fewer numbers (10 for
+    LeNet's conv2): the last vector's tail lands on the next rows of y,
+    which are written after it. A row whose vectors would reach past the
+    task's last row (into another task's output, or past the array) is
+    copied number by number instead.
+    """
+    out_per_group, _, out_w = y.shape
+    lanes = vlanes(y)
+    reach = (out_w + lanes - 1) // lanes * lanes  # numbers the vectors write
+    spread = np.empty(lanes, y.dtype)
     for o in range(out_per_group):
+        spread[:] = bias[o]
+        shift = vload(spread, 0)
+        src = result[o]
         for row in range(rows):
             dst = y[o, first_row + row]
-            src = result[o, row * width :]
-            for j in range(out_w):
-                dst[j] = bias[o] + src[j]
+            if reach <= (rows - row) * out_w:
+                for j in range(0, out_w, lanes):
+                    vstore(dst, j, vfma(shift, 1.0, vload(src, row * width + j)))
+            else:
+                for j in range(out_w):
+                    dst[j] = bias[o] + src[row * width + j]
 
 
 @njit(parallel=True, cache=True)
