@@ -273,6 +273,24 @@ def test_depthwise_and_pointwise_on_larger_images():
     np.testing.assert_allclose(y, expected, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [(5, 5), (3, 9), (9, 3), (4, 19)])
+@pytest.mark.parametrize("path", ["gemm", "gemm-batch"])
+def test_output_rows_narrower_than_a_vector(path, size, dtype):
+    # Rows of 1 to 17 outputs, so that one vector copied out of the wide
+    # product spans several rows of y: it may overwrite rows that come
+    # later, but nothing past the last channel's last row (the array's end).
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3) + size).astype(dtype)
+    weight = rng.standard_normal((5, 3, 3, 3)).astype(dtype)
+    bias = rng.standard_normal(5).astype(dtype)
+    with kernel_path(path):
+        y = conv.conv2d_forward(x, weight, bias, padding=(0, 1))
+    with use_backend("reference"):
+        expected = conv.conv2d_forward(x, weight, bias, padding=(0, 1))
+    assert_close(y, expected, dtype)
+
+
 def test_reused_padded_copy_is_zeroed_on_every_call():
     # The padded copy of a batch lives in a buffer kept between calls. Fill
     # it with a large input first, then run a stride-2 transposed
