@@ -18,7 +18,9 @@ The file reads in three parts.
       of C, twelve vectors of running sums that stay in registers while the
       loop over K multiplies a column of 6 numbers of A by a row of 2
       vectors of B into them (an outer product): 8 loads for 12 vector
-      multiply-adds. The convolutions use the same tile;
+      multiply-adds. CPUs with 32 vector registers (AVX-512) take 4
+      vectors at a time where C is wide enough: 10 loads for 24. The
+      convolutions use the same tiles;
    2. packs the operands so that this loop walks memory with stride one:
       A by rows, B in panels of one tile's width, each panel a column of
       tiles stored row after row;
@@ -53,14 +55,17 @@ from tinycv.kernels._simd import REGISTER_BYTES, vfma, vlanes, vload, vstore
 from tinycv.kernels._threads import threads_for
 
 TILE_ROWS = 6  # rows of C in a register tile; its width is 2 SIMD vectors
+# ...or 4 where the CPU has 32 vector registers (AVX-512), enough for 24 sums.
+_WIDE_TILE = REGISTER_BYTES == 64
 # Blocking. A task computes a block of _ROWS rows of C by _PANELS panels
-# (tile-wide columns), walking K in slices of _DEPTH: a slice of one panel
-# (_DEPTH x 2 vectors, 32 KiB in float32 on AVX-512) stays in L1 while the
-# block's 6-row tiles go down it, and the block's slice of A in L2. Small
-# blocks leave enough tasks for every core at n = 256. At n = 1024 this
-# runs at 0.63x-0.94x of numpy's OpenBLAS on two AMD Zen 4 cores and at
-# 0.48x-0.85x on two Intel Xeon (Sapphire Rapids class) cores, whose
-# OpenBLAS reaches ~300 GFLOP/s (shared, noisy machines; bench/README.md).
+# of 2 vectors (or half as many of 4), walking K in slices of _DEPTH: a
+# slice of one panel (32 or 64 KiB in float32 on AVX-512) stays in L1 or
+# L2 while the block's 6-row tiles go down it, and the block's slice of A
+# in L2. Small blocks leave enough tasks for every core at n = 256. At
+# n = 1024 this runs at 0.63x-0.94x of numpy's OpenBLAS on two AMD Zen 4 cores and at
+# 0.48x-0.85x on two Intel Xeon (Sapphire Rapids class) cores with the
+# 2-vector tile, whose OpenBLAS reaches ~300 GFLOP/s; the 4-vector tile
+# gained ~10% there (shared, noisy machines; bench/README.md).
 _ROWS = 48
 _PANELS = 8
 _DEPTH = 256
@@ -117,18 +122,23 @@ def gemm_nn(a, a_starts, b, b_starts, c, depth):
     step of that loop loads two vectors of row k of B and multiplies them
     by six numbers of A's column k (an outer product): 8 loads for 12
     vector multiply-adds, and no sums across the lanes of a vector at the
-    end, since every lane is an output of its own. When N leaves one vector
-    over, a 6 x 1-vector tile does the last column.
+    end, since every lane is an output of its own. With AVX-512 a 6 x
+    4-vector tile (``_four_vectors``) takes the columns first, four
+    vectors at a time; when N leaves one vector over, a 6 x 1-vector tile
+    does the last column.
     """
     m_size, n_size = c.shape
     lanes = vlanes(c)
+    quads = n_size // (4 * lanes) * (4 * lanes) if _WIDE_TILE else 0
     pairs = n_size // (2 * lanes) * (2 * lanes)
 
     for i in range(0, m_size, TILE_ROWS):
         a0, a1, a2 = a[a_starts[i] :], a[a_starts[i + 1] :], a[a_starts[i + 2] :]
         a3, a4, a5 = a[a_starts[i + 3] :], a[a_starts[i + 4] :], a[a_starts[i + 5] :]
         c0, c1, c2, c3, c4, c5 = c[i], c[i + 1], c[i + 2], c[i + 3], c[i + 4], c[i + 5]
-        for j in range(0, pairs, 2 * lanes):
+        for j in range(0, quads, 4 * lanes):
+            _four_vectors(a0, a1, a2, a3, a4, a5, b, b_starts, c[i : i + 6], j, depth)
+        for j in range(quads, pairs, 2 * lanes):
             h = j + lanes  # the tile's second vector
             s00, s01 = vload(c0, j), vload(c0, h)
             s10, s11 = vload(c1, j), vload(c1, h)
@@ -155,6 +165,74 @@ def gemm_nn(a, a_starts, b, b_starts, c, depth):
             _last_vector(
                 a0, a1, a2, a3, a4, a5, b, b_starts, c[i : i + 6], pairs, depth
             )
+
+
+@njit(fastmath=True, cache=True)
+def _four_vectors(a0, a1, a2, a3, a4, a5, b, b_starts, c, j, depth):
+    """``gemm_nn`` on 4 vectors of columns, j .. j + 4 lanes, of 6 rows: 24
+    running sums, for CPUs with 32 vector registers (AVX-512), where it
+    loads 10 numbers per 24 multiply-adds instead of 8 per 12."""
+    lanes = vlanes(c)
+    j1, j2, j3 = j + lanes, j + 2 * lanes, j + 3 * lanes
+    c0, c1, c2, c3, c4, c5 = c[0], c[1], c[2], c[3], c[4], c[5]
+    s00, s01, s02, s03 = vload(c0, j), vload(c0, j1), vload(c0, j2), vload(c0, j3)
+    s10, s11, s12, s13 = vload(c1, j), vload(c1, j1), vload(c1, j2), vload(c1, j3)
+    s20, s21, s22, s23 = vload(c2, j), vload(c2, j1), vload(c2, j2), vload(c2, j3)
+    s30, s31, s32, s33 = vload(c3, j), vload(c3, j1), vload(c3, j2), vload(c3, j3)
+    s40, s41, s42, s43 = vload(c4, j), vload(c4, j1), vload(c4, j2), vload(c4, j3)
+    s50, s51, s52, s53 = vload(c5, j), vload(c5, j1), vload(c5, j2), vload(c5, j3)
+    for k in range(depth):
+        row = b_starts[k] + j
+        x0, x1 = vload(b, row), vload(b, row + lanes)
+        x2, x3 = vload(b, row + 2 * lanes), vload(b, row + 3 * lanes)
+        t = a0[k]
+        s00, s01, s02, s03 = (
+            vfma(s00, t, x0),
+            vfma(s01, t, x1),
+            vfma(s02, t, x2),
+            vfma(s03, t, x3),
+        )
+        t = a1[k]
+        s10, s11, s12, s13 = (
+            vfma(s10, t, x0),
+            vfma(s11, t, x1),
+            vfma(s12, t, x2),
+            vfma(s13, t, x3),
+        )
+        t = a2[k]
+        s20, s21, s22, s23 = (
+            vfma(s20, t, x0),
+            vfma(s21, t, x1),
+            vfma(s22, t, x2),
+            vfma(s23, t, x3),
+        )
+        t = a3[k]
+        s30, s31, s32, s33 = (
+            vfma(s30, t, x0),
+            vfma(s31, t, x1),
+            vfma(s32, t, x2),
+            vfma(s33, t, x3),
+        )
+        t = a4[k]
+        s40, s41, s42, s43 = (
+            vfma(s40, t, x0),
+            vfma(s41, t, x1),
+            vfma(s42, t, x2),
+            vfma(s43, t, x3),
+        )
+        t = a5[k]
+        s50, s51, s52, s53 = (
+            vfma(s50, t, x0),
+            vfma(s51, t, x1),
+            vfma(s52, t, x2),
+            vfma(s53, t, x3),
+        )
+    vstore(c0, j, s00), vstore(c0, j1, s01), vstore(c0, j2, s02), vstore(c0, j3, s03)
+    vstore(c1, j, s10), vstore(c1, j1, s11), vstore(c1, j2, s12), vstore(c1, j3, s13)
+    vstore(c2, j, s20), vstore(c2, j1, s21), vstore(c2, j2, s22), vstore(c2, j3, s23)
+    vstore(c3, j, s30), vstore(c3, j1, s31), vstore(c3, j2, s32), vstore(c3, j3, s33)
+    vstore(c4, j, s40), vstore(c4, j1, s41), vstore(c4, j2, s42), vstore(c4, j3, s43)
+    vstore(c5, j, s50), vstore(c5, j1, s51), vstore(c5, j2, s52), vstore(c5, j3, s53)
 
 
 @njit(fastmath=True, cache=True)
@@ -300,13 +378,18 @@ def bmm_numba(a, b):
         with compiling(_bmm_small):
             return _bmm_small(np.ascontiguousarray(a), np.ascontiguousarray(b))
 
-    width = 2 * vector_width(a.dtype)  # a panel: one register tile wide
+    # A panel is one register tile wide: 2 vectors, or 4 on AVX-512 when C
+    # is wide enough that padding it to 4 wastes little. A block holds the
+    # same number of columns of C either way.
+    wide = _WIDE_TILE and cols >= 8 * vector_width(a.dtype)
+    width = (4 if wide else 2) * vector_width(a.dtype)
+    panels = _PANELS // 2 if wide else _PANELS
     rows_pad = (rows + TILE_ROWS - 1) // TILE_ROWS * TILE_ROWS
     with compiling(_gemm_packed), threads_for(a.size * cols):
         a_packed = _pack_a(a, rows_pad)
         b_packed = _pack_b(b, width)
         c = np.zeros((batch, rows_pad, b_packed.shape[1] * width), dtype=a.dtype)
-        _gemm_packed(a_packed, b_packed, c, _ROWS, _PANELS, _DEPTH)
+        _gemm_packed(a_packed, b_packed, c, _ROWS, panels, _DEPTH)
     if c.shape[1:] != (rows, cols):
         c = np.ascontiguousarray(c[:, :rows, :cols])
     return c
