@@ -186,47 +186,23 @@ def _four_vectors(a0, a1, a2, a3, a4, a5, b, b_starts, c, j, depth):
         x0, x1 = vload(b, row), vload(b, row + lanes)
         x2, x3 = vload(b, row + 2 * lanes), vload(b, row + 3 * lanes)
         t = a0[k]
-        s00, s01, s02, s03 = (
-            vfma(s00, t, x0),
-            vfma(s01, t, x1),
-            vfma(s02, t, x2),
-            vfma(s03, t, x3),
-        )
+        s00, s01 = vfma(s00, t, x0), vfma(s01, t, x1)
+        s02, s03 = vfma(s02, t, x2), vfma(s03, t, x3)
         t = a1[k]
-        s10, s11, s12, s13 = (
-            vfma(s10, t, x0),
-            vfma(s11, t, x1),
-            vfma(s12, t, x2),
-            vfma(s13, t, x3),
-        )
+        s10, s11 = vfma(s10, t, x0), vfma(s11, t, x1)
+        s12, s13 = vfma(s12, t, x2), vfma(s13, t, x3)
         t = a2[k]
-        s20, s21, s22, s23 = (
-            vfma(s20, t, x0),
-            vfma(s21, t, x1),
-            vfma(s22, t, x2),
-            vfma(s23, t, x3),
-        )
+        s20, s21 = vfma(s20, t, x0), vfma(s21, t, x1)
+        s22, s23 = vfma(s22, t, x2), vfma(s23, t, x3)
         t = a3[k]
-        s30, s31, s32, s33 = (
-            vfma(s30, t, x0),
-            vfma(s31, t, x1),
-            vfma(s32, t, x2),
-            vfma(s33, t, x3),
-        )
+        s30, s31 = vfma(s30, t, x0), vfma(s31, t, x1)
+        s32, s33 = vfma(s32, t, x2), vfma(s33, t, x3)
         t = a4[k]
-        s40, s41, s42, s43 = (
-            vfma(s40, t, x0),
-            vfma(s41, t, x1),
-            vfma(s42, t, x2),
-            vfma(s43, t, x3),
-        )
+        s40, s41 = vfma(s40, t, x0), vfma(s41, t, x1)
+        s42, s43 = vfma(s42, t, x2), vfma(s43, t, x3)
         t = a5[k]
-        s50, s51, s52, s53 = (
-            vfma(s50, t, x0),
-            vfma(s51, t, x1),
-            vfma(s52, t, x2),
-            vfma(s53, t, x3),
-        )
+        s50, s51 = vfma(s50, t, x0), vfma(s51, t, x1)
+        s52, s53 = vfma(s52, t, x2), vfma(s53, t, x3)
     vstore(c0, j, s00), vstore(c0, j1, s01), vstore(c0, j2, s02), vstore(c0, j3, s03)
     vstore(c1, j, s10), vstore(c1, j1, s11), vstore(c1, j2, s12), vstore(c1, j3, s13)
     vstore(c2, j, s20), vstore(c2, j1, s21), vstore(c2, j2, s22), vstore(c2, j3, s23)
