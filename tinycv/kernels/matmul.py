@@ -52,7 +52,6 @@ from numba import njit, prange
 from tinycv.device import device_of
 from tinycv.kernels import Workspace, compiling, get_backend
 from tinycv.kernels._simd import REGISTER_BYTES, vfma, vlanes, vload, vstore
-from tinycv.kernels._threads import threads_for
 
 TILE_ROWS = 6  # rows of C in a register tile; its width is 2 SIMD vectors
 # ...or 4 where the CPU has 32 vector registers (AVX-512), enough for 24 sums.
@@ -62,10 +61,10 @@ _WIDE_TILE = REGISTER_BYTES == 64
 # slice of one panel (32 or 64 KiB in float32 on AVX-512) stays in L1 or
 # L2 while the block's 6-row tiles go down it, and the block's slice of A
 # in L2. Small blocks leave enough tasks for every core at n = 256. At
-# n = 1024 this runs at 0.63x-0.94x of numpy's OpenBLAS on two AMD Zen 4 cores and at
-# 0.48x-0.85x on two Intel Xeon (Sapphire Rapids class) cores with the
-# 2-vector tile, whose OpenBLAS reaches ~300 GFLOP/s; the 4-vector tile
-# gained ~10% there (shared, noisy machines; bench/README.md).
+# n = 1024 this runs at 0.63x-0.94x of numpy's OpenBLAS on two AMD Zen 4
+# cores, and at 0.67x-0.78x on two Intel Xeon (Sapphire Rapids class)
+# cores, whose OpenBLAS reaches ~300 GFLOP/s (0.48x-0.72x there with the
+# 2-vector tile only; shared, noisy machines; bench/README.md).
 _ROWS = 48
 _PANELS = 8
 _DEPTH = 256
@@ -361,7 +360,7 @@ def bmm_numba(a, b):
     width = (4 if wide else 2) * vector_width(a.dtype)
     panels = _PANELS // 2 if wide else _PANELS
     rows_pad = (rows + TILE_ROWS - 1) // TILE_ROWS * TILE_ROWS
-    with compiling(_gemm_packed), threads_for(a.size * cols):
+    with compiling(_gemm_packed):
         a_packed = _pack_a(a, rows_pad)
         b_packed = _pack_b(b, width)
         c = np.zeros((batch, rows_pad, b_packed.shape[1] * width), dtype=a.dtype)
