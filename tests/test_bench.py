@@ -76,3 +76,20 @@ def test_cuda_missing_exits_2(capsys):
         pytest.skip("a GPU (or the simulator) is available here")
     assert bench.main("matmul", [8], "cuda", None, 1) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("set_by_tinycv", [True, False])
+def test_settings_note(tmp_path, monkeypatch, capsys, set_by_tinycv):
+    # The feature list tinycv writes into NUMBA_CPU_FEATURES is hundreds of
+    # characters long: the report names the setting in a line instead. A
+    # value the user set is shown as it is.
+    from tinycv import kernels
+
+    monkeypatch.setattr(kernels, "WIDE_VECTORS_SET", set_by_tinycv)
+    monkeypatch.setenv("NUMBA_CPU_FEATURES", "+avx2,+fma,+user-choice")
+    _run(tmp_path, "pool", [1])
+    out = capsys.readouterr().out
+    if set_by_tinycv:
+        assert "512-bit vectors" in out and "+user-choice" not in out
+    else:
+        assert "NUMBA_CPU_FEATURES=+avx2,+fma,+user-choice is set" in out

@@ -609,8 +609,16 @@ def main(
         everything.extend(results)
 
     console.print(_compile_table(everything))
+    from tinycv import kernels
+
     for name in SETTINGS:
-        if name in os.environ:
+        if name == "NUMBA_CPU_FEATURES" and kernels.WIDE_VECTORS_SET:
+            console.print(
+                "note: kernels compiled for 512-bit vectors (tinycv set "
+                "NUMBA_CPU_FEATURES to this CPU's features + -prefer-256-bit; "
+                "TINYCV_NUMBA_512=0 turns this off)"
+            )
+        elif name in os.environ:
             console.print(f"note: {name}={os.environ[name]} is set")
     console.print(
         "tinycv vs it: that row's time over tinycv's (0.60x: tinycv runs at 60% "

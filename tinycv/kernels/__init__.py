@@ -60,8 +60,13 @@ def _prefer_512_bit_vectors() -> None:
         return
     if features.get("avx512f"):
         os.environ["NUMBA_CPU_FEATURES"] = features.flatten() + ",-prefer-256-bit"
+        global WIDE_VECTORS_SET
+        WIDE_VECTORS_SET = True
 
 
+# True once _prefer_512_bit_vectors has set NUMBA_CPU_FEATURES itself (so a
+# report can say so in a line instead of printing the host's feature list).
+WIDE_VECTORS_SET = False
 _prefer_512_bit_vectors()
 
 BACKENDS = ("numba", "reference")
