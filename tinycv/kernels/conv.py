@@ -18,7 +18,8 @@ The file reads in three parts.
      copied, since each is the input itself, shifted by the tap's offset
      (``_conv_forward_shifted``);
    - the matrix product keeps a 6 x 2-vector tile of outputs in SIMD
-     registers (``matmul.gemm_nn``, on the vector type of ``kernels._simd``);
+     registers, 6 x 4 on CPUs with AVX-512 (``matmul.gemm_nn``, on the
+     vector type of ``kernels._simd``);
    - the other two products of the backward pass are convolutions too:
      the gradient with respect to the input is a transposed convolution of
      the output gradient, and a transposed convolution is an ordinary

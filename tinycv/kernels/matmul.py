@@ -233,9 +233,9 @@ def vector_width(dtype):
 def _gemm_packed(a, b, c, block_rows, block_panels, block_depth):
     """C[s] += A[s] @ B[s] for packed a (S, M, K) and b (S, P, K, W).
 
-    ``b`` holds B in P panels of W = 2 vectors of columns: panel p is the
-    (K, W) block of columns p*W .. p*W + W, stored row after row, so the
-    tile's loop over k reads it with stride one. c is (S, M, P*W); M is a
+    ``b`` holds B in P panels of W = 2 (or 4) vectors of columns: panel p
+    is the (K, W) block of columns p*W .. p*W + W, stored row after row, so
+    the tile's loop over k reads it with stride one. c is (S, M, P*W); M is a
     multiple of 6.
 
     Loop nest (the four steps of the module docstring)::
