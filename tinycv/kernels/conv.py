@@ -26,9 +26,10 @@ The file reads in three parts.
      convolution of a zero-stuffed input with the flipped kernel.
 
    conv2d runs as a conv3d with a depth of one, so one set of kernels
-   serves both. Convolutions with fewer output channels per group than
-   the register tile is tall (depthwise ones) skip the matrix product and
-   run a direct kernel (``_use_direct`` says when).
+   serves both. Convolutions with fewer than 4 output channels per group
+   (depthwise ones), which would leave most of the 6-row register tile
+   idle, skip the matrix product and run a direct kernel (``_use_direct``
+   says when).
 3. The public functions: check shapes (one-line ``ValueError``), then pick
    the GPU twin, the reference loops or the Numba kernels.
 """
@@ -58,8 +59,10 @@ _SMALL_IMAGE = 1200
 # of 32 VGG activations of 64 x 32 x 32 takes 9.5 MiB).
 _workspace = Workspace(64 << 20)
 _SPARE = 64  # values past the end of a flat input: two vectors of any dtype
-# The direct weight gradient beats the matrix product (measured on 2-core x86
-# CPUs) when an output sums fewer products than this:
+# The direct loops beat the matrix product (measured on 2-core x86 CPUs) when
+# a group has fewer output channels than this (depthwise convolutions)...
+_DIRECT_OUT = 4
+# ...for the weight gradient, when an output sums fewer products than this:
 _DIRECT_GRAD_TAPS = 32
 # ...and the direct forward, for pointwise (1x1) convolutions at stride 1 with
 # fewer output channels per group than this:
@@ -1063,8 +1066,8 @@ def _use_direct(weight_shape, groups, stride, gradient=False):
     x86 CPUs, Intel and AMD).
 
     The matrix product's register tile is 6 output channels tall, so a group
-    with fewer than ``_BLOCK`` of them (depthwise convolutions) wastes most
-    of it: direct. The forward's matrix product reads the input in place at
+    with fewer than ``_DIRECT_OUT`` of them (depthwise convolutions) wastes
+    most of it: direct. The forward's matrix product reads the input in place at
     stride 1, so only pointwise convolutions with few output channels, whose
     direct loops stream whole planes, are faster direct; at stride > 1 the
     direct loops compute every stride-1 output and drop most. The weight
@@ -1072,7 +1075,7 @@ def _use_direct(weight_shape, groups, stride, gradient=False):
     ``_DIRECT_GRAD_TAPS`` of them.
     """
     out_per_group = weight_shape[0] // groups
-    if out_per_group < _BLOCK:
+    if out_per_group < _DIRECT_OUT:
         return True
     if gradient:
         return math.prod(weight_shape[1:]) < _DIRECT_GRAD_TAPS
