@@ -16,22 +16,26 @@ FEW = settings(max_examples=20, deadline=None)
 TOLERANCE = {np.float32: 2e-4, np.float64: 1e-10}
 
 
-PATHS = pytest.mark.parametrize("path", ["direct", "gemm", "gemm-batch"])
+PATHS = pytest.mark.parametrize("path", ["direct", "gemm", "gemm-batch", "lanes"])
 
 
 @contextlib.contextmanager
 def kernel_path(path):
     """Run the numba kernels through one path: direct loops, or the matrix
     product, small images one task each ("gemm") or, as large ones are, from
-    one padded copy of the whole batch ("gemm-batch")."""
-    original = conv._use_direct, conv._SMALL_IMAGE
+    one padded copy of the whole batch ("gemm-batch"), or at stride 1 with
+    the images in the SIMD lanes ("lanes"; other strides run "gemm")."""
+    original = conv._use_direct, conv._SMALL_IMAGE, conv._use_lanes
     conv._use_direct = lambda *_, **__: path == "direct"
+    conv._use_lanes = lambda _, __, stride, *___: (
+        path == "lanes" and (stride == (1, 1, 1))
+    )
     if path == "gemm-batch":
         conv._SMALL_IMAGE = 0
     try:
         yield
     finally:
-        conv._use_direct, conv._SMALL_IMAGE = original
+        conv._use_direct, conv._SMALL_IMAGE, conv._use_lanes = original
 
 
 def assert_close(actual, expected, dtype):
@@ -291,7 +295,74 @@ def test_output_rows_narrower_than_a_vector(path, size, dtype):
     assert_close(y, expected, dtype)
 
 
-def test_reused_padded_copy_is_zeroed_on_every_call():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "padding, dilation, groups",
+    [(0, 1, 1), (1, 1, 2), ((2, 0), (1, 2), 1)],
+)
+@pytest.mark.parametrize("strided", [False, True])
+def test_images_in_lanes_on_whole_and_partial_blocks(
+    dtype, padding, dilation, groups, strided
+):
+    # Two whole blocks of images (one per SIMD lane) and three images more:
+    # the whole blocks are transposed in registers, the last one number by
+    # number. Forward and both gradients (the input's gradient is a
+    # convolution too), against the reference loops.
+    lanes = conv.vector_width(dtype)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2 * lanes + 3, 4, 7, 6)).astype(dtype)
+    x = strided_copy(x, strided)
+    weight = rng.standard_normal((6, 4 // groups, 3, 3)).astype(dtype)
+    bias = rng.standard_normal(6).astype(dtype)
+    geometry = dict(padding=padding, dilation=dilation, groups=groups)
+    with kernel_path("lanes"):
+        y = conv.conv2d_forward(x, weight, bias, **geometry)
+        grad_y = rng.standard_normal(y.shape).astype(dtype)
+        grads = conv.conv2d_backward(grad_y, x, weight, need_bias=False, **geometry)
+    with use_backend("reference"):
+        y_ref = conv.conv2d_forward(x, weight, bias, **geometry)
+        grads_ref = conv.conv2d_backward(grad_y, x, weight, need_bias=False, **geometry)
+    assert_close(y, y_ref, dtype)
+    assert_close(grads[0], grads_ref[0], dtype)
+    assert_close(grads[1], grads_ref[1], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_images_in_lanes_for_transposed_and_3d_convolutions(dtype):
+    # A stride-2 transposed convolution places its input with zeros between
+    # the pixels; conv3d has frames. Both run with the batch in the lanes.
+    lanes = conv.vector_width(dtype)
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((lanes + 1, 3, 4, 5)).astype(dtype)
+    up = rng.standard_normal((3, 4, 3, 3)).astype(dtype)
+    video = rng.standard_normal((lanes + 2, 2, 3, 4, 5)).astype(dtype)
+    kernel3d = rng.standard_normal((5, 2, 2, 3, 3)).astype(dtype)
+    with kernel_path("lanes"):
+        y_up = conv.conv_transpose2d_forward(x, up, None, 2, 1, 1)
+        y_3d = conv.conv3d_forward(video, kernel3d, None, padding=(1, 0, 1))
+    with use_backend("reference"):
+        assert_close(y_up, conv.conv_transpose2d_forward(x, up, None, 2, 1, 1), dtype)
+        expected = conv.conv3d_forward(video, kernel3d, None, padding=(1, 0, 1))
+        assert_close(y_3d, expected, dtype)
+
+
+def test_images_in_lanes_where_the_shifted_product_drops_columns():
+    # LeNet's conv2 drops 4 of every 14 wide columns: lanes. A VGG layer
+    # drops 2 of 34 and a depthwise one runs direct; a strided convolution
+    # or a batch smaller than a vector of images cannot use the lanes.
+    lanes = conv.vector_width(np.float32)
+    lenet = ((64, 6, 1, 14, 14), 1, (1, 1, 1), (1, 14, 14), (1, 10, 10))
+    assert conv._use_lanes(*lenet, np.float32)
+    vgg = ((32, 64, 1, 32, 32), 1, (1, 1, 1), (1, 34, 34), (1, 32, 32))
+    assert not conv._use_lanes(*vgg, np.float32)
+    small_batch = ((lanes - 1,) + lenet[0][1:],) + lenet[1:]
+    assert not conv._use_lanes(*small_batch, np.float32)
+    strided = lenet[:2] + ((1, 2, 2), (1, 14, 14), (1, 5, 5))
+    assert not conv._use_lanes(*strided, np.float32)
+
+
+@pytest.mark.parametrize("path", ["gemm-batch", "lanes"])
+def test_reused_padded_copy_is_zeroed_on_every_call(path):
     # The padded copy of a batch lives in a buffer kept between calls. Fill
     # it with a large input first, then run a stride-2 transposed
     # convolution (zeros between its pixels) and a padded convolution in
@@ -301,7 +372,7 @@ def test_reused_padded_copy_is_zeroed_on_every_call():
     x = rng.standard_normal((2, 4, 9, 8))
     up = rng.standard_normal((4, 3, 3, 3))
     down = rng.standard_normal((6, 4, 5, 5))
-    with kernel_path("gemm-batch"):
+    with kernel_path(path):
         conv.conv2d_forward(big, rng.standard_normal((6, 4, 3, 3)), None, 1, 2)
         y_up = conv.conv_transpose2d_forward(x, up, None, 2, 1, 1)
         y_down = conv.conv2d_forward(x, down, None, 1, 2)

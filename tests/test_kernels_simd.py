@@ -6,7 +6,14 @@ from hypothesis import strategies as st
 from numba import njit
 
 import tinycv.kernels  # noqa: F401  (chooses Numba's CPU features first)
-from tinycv.kernels._simd import REGISTER_BYTES, vfma, vlanes, vload, vstore
+from tinycv.kernels._simd import (
+    REGISTER_BYTES,
+    vfma,
+    vlanes,
+    vload,
+    vstore,
+    vtranspose,
+)
 
 
 @njit(cache=True)
@@ -64,3 +71,43 @@ def test_vectors_carried_through_a_loop():
     lanes = REGISTER_BYTES // 8
     expected = sum(x[s] * y[s : s + lanes] for s in range(0, 32, lanes))
     np.testing.assert_allclose(sum_of_scaled_vectors(x, y), expected)
+
+
+@njit(cache=True)
+def transpose_block(src, src_start, src_step, dst, dst_start, dst_step):
+    vtranspose(src, src_start, src_step, dst, dst_start, dst_step)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    src_start=st.integers(0, 5),
+    src_gap=st.integers(0, 3),
+    dst_start=st.integers(0, 5),
+    dst_gap=st.integers(0, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_transpose_moves_every_number_across_the_diagonal(
+    dtype, src_start, src_gap, dst_start, dst_gap, seed
+):
+    # Rows of the block lanes + gap apart, at unaligned starts; nothing
+    # outside the transposed block changes.
+    lanes = REGISTER_BYTES // np.dtype(dtype).itemsize
+    src_step, dst_step = lanes + src_gap, lanes + dst_gap
+    rng = np.random.default_rng(seed)
+    src = rng.standard_normal(src_start + lanes * src_step).astype(dtype)
+    dst = rng.standard_normal(dst_start + lanes * dst_step).astype(dtype)
+    expected = dst.copy()
+    block = src[src_start:].reshape(lanes, src_step)[:, :lanes]
+    expected[dst_start:].reshape(lanes, dst_step)[:, :lanes] = block.T
+
+    transpose_block(src, src_start, src_step, dst, dst_start, dst_step)
+    np.testing.assert_array_equal(dst, expected)
+
+
+def test_transpose_in_place():
+    lanes = REGISTER_BYTES // 4
+    square = np.arange(lanes * lanes, dtype=np.float32)
+    transpose_block(square, 0, lanes, square, 0, lanes)
+    expected = np.arange(lanes * lanes, dtype=np.float32).reshape(lanes, lanes).T
+    np.testing.assert_array_equal(square.reshape(lanes, lanes), expected)

@@ -8,18 +8,20 @@ keep, say, twelve vectors of partial sums in registers across a loop, which
 is what a fast matrix product does (see ``matmul.gemm_nn``).
 
 This module gives Numba that vocabulary. ``Vector`` is a Numba type whose
-values live in one SIMD register (an LLVM vector), and four intrinsics work
+values live in one SIMD register (an LLVM vector), and five intrinsics work
 on it inside ``@njit`` functions:
 
 - ``vload(a, i)``: the register holding ``a[i : i + lanes]``;
 - ``vstore(a, i, v)``: write it back;
 - ``vfma(acc, s, v)``: ``acc + s * v`` lane by lane, for a scalar ``s``
   (a fused multiply-add once fastmath lets LLVM fuse);
-- ``vlanes(a)``: how many of a's numbers fill one register.
+- ``vlanes(a)``: how many of a's numbers fill one register;
+- ``vtranspose(a, i, di, b, j, dj)``: a square block of ``lanes x lanes``
+  numbers, transposed from ``a`` into ``b`` inside the registers.
 
 ``a`` is a one-dimensional C-contiguous array. Like the raw pointers they
-become, ``vload`` and ``vstore`` do no bounds checking: the caller makes sure
-that ``i + lanes <= len(a)``.
+become, these intrinsics do no bounds checking: the caller makes sure that
+every vector they touch, ``a[i : i + lanes]``, lies inside the array.
 
 The register width is the host's: 64 bytes with AVX-512, 32 with AVX, else
 16 (SSE, or NEON on ARM). The same code runs everywhere; only the number of
@@ -152,5 +154,82 @@ def vlanes(typingctx, array):
 
     def codegen(context, builder, sig, args):
         return context.get_constant(types.intp, lanes)
+
+    return signature, codegen
+
+
+@intrinsic
+def vtranspose(typingctx, src, src_start, src_step, dst, dst_start, dst_step):
+    """Transpose a square block of ``lanes`` x ``lanes`` numbers.
+
+    Row r of the block is the vector at src[src_start + r * src_step] and
+    row c of its transpose goes to the vector at dst[dst_start + c *
+    dst_step], for r, c = 0 .. lanes - 1:
+
+        dst[dst_start + c * dst_step + r] = src[src_start + r * src_step + c]
+
+    Both arrays have the same dtype. Every load comes before the first
+    store, so the block may be transposed in place.
+
+    Copied number by number, a transpose costs a load and a store per
+    number. Here the block is loaded as ``lanes`` vectors and rearranged in
+    registers by shuffles, instructions that pick lanes out of two vectors.
+    A round takes rows i and i + lanes/2 (i < lanes/2) and interleaves them
+    number by number: their first halves make new row 2i (a0 b0 a1 b1 ...),
+    their second halves new row 2i + 1. In binary, a number's row index
+    shifts left by one bit and takes in the top bit of its lane index, and
+    the lane index takes in the top bit of the row index; after log2(lanes)
+    rounds (4 rounds of 16 shuffles for 16 float32 with AVX-512) row and
+    lane have traded places.
+    """
+    if src.dtype != dst.dtype:
+        return None  # a typing error: no conversion happens on the way
+    signature = types.void(src, src_start, src_step, dst, dst_start, dst_step)
+
+    def codegen(context, builder, sig, args):
+        src_type, dst_type = sig.args[0], sig.args[3]
+        vector_type = context.get_value_type(_vector_of(src_type))
+        lanes = vector_type.count
+        align = src_type.dtype.bitwidth // 8
+        src_array, dst_array = args[0], args[3]
+        src_start, src_step, dst_start, dst_step = (
+            context.cast(builder, args[k], sig.args[k], types.intp)
+            for k in (1, 2, 4, 5)
+        )
+        intp = context.get_value_type(types.intp)
+
+        def address(array_type, array, start, step, r):
+            index = builder.add(start, builder.mul(step, ir.Constant(intp, r)))
+            return _address(context, builder, array_type, array, index, vector_type)
+
+        rows = [
+            builder.load(
+                address(src_type, src_array, src_start, src_step, r), align=align
+            )
+            for r in range(lanes)
+        ]
+        half = lanes // 2
+        lane_list = ir.VectorType(ir.IntType(32), lanes)
+        # In shufflevector, lanes 0 .. n-1 name the first vector, n .. 2n-1 the second.
+        first_halves = ir.Constant(
+            lane_list, [i + s for i in range(half) for s in (0, lanes)]
+        )
+        second_halves = ir.Constant(
+            lane_list, [i + s for i in range(half, lanes) for s in (0, lanes)]
+        )
+        for _ in range(lanes.bit_length() - 1):  # log2(lanes) rounds
+            mixed = []
+            for i in range(half):
+                mixed.append(
+                    builder.shuffle_vector(rows[i], rows[i + half], first_halves)
+                )
+                mixed.append(
+                    builder.shuffle_vector(rows[i], rows[i + half], second_halves)
+                )
+            rows = mixed
+        for c in range(lanes):
+            target = address(dst_type, dst_array, dst_start, dst_step, c)
+            builder.store(rows[c], target, align=align)
+        return context.get_dummy_value()
 
     return signature, codegen

@@ -11,7 +11,7 @@ The file reads in three parts.
 
 1. Reference loops. One loop nest per operation, written as the formula
    reads; a student can step through it. Slow, and only for small inputs.
-2. Numba kernels. Three ideas carry everything:
+2. Numba kernels. Four ideas carry everything:
 
    - a convolution is a matrix product once every receptive field is laid
      out as a column ("im2col"); at stride 1 the columns need not even be
@@ -20,6 +20,10 @@ The file reads in three parts.
    - the matrix product keeps a 6 x 2-vector tile of outputs in SIMD
      registers, 6 x 4 on CPUs with AVX-512 (``matmul.gemm_nn``, on the
      vector type of ``kernels._simd``);
+   - on small images the shifted product wastes the columns it computes
+     past the end of each output row; there a block of images goes into
+     the SIMD lanes instead, one image per lane, and the same product
+     wastes nothing (``_conv_forward_lanes``);
    - the other two products of the backward pass are convolutions too:
      the gradient with respect to the input is a transposed convolution of
      the output gradient, and a transposed convolution is an ordinary
@@ -44,7 +48,7 @@ from numba import njit, prange
 
 from tinycv.device import device_of
 from tinycv.kernels import CACHE_LINE, Workspace, compiling, get_backend
-from tinycv.kernels._simd import vfma, vlanes, vload, vstore
+from tinycv.kernels._simd import vfma, vlanes, vload, vstore, vtranspose
 from tinycv.kernels._threads import threads_for
 from tinycv.kernels.matmul import TILE_ROWS, gemm_nn, vector_width
 
@@ -67,6 +71,15 @@ _DIRECT_GRAD_TAPS = 32
 # ...and the direct forward, for pointwise (1x1) convolutions at stride 1 with
 # fewer output channels per group than this:
 _DIRECT_POINTWISE_OUT = 32
+
+
+# The forward puts a block of images in the SIMD lanes when the shifted
+# product would drop this share of its columns or more (LeNet's conv2 drops
+# 4 in 14, a 28 x 28 image padded by 1 drops 2 in 30: lanes; a 32 x 32 one,
+# 2 in 34: shifted, as fast there)...
+_LANES_DROPPED = 1 / 16
+# ...and one group's input for a block of images fits in this many bytes.
+_LANES_BYTES = 1 << 20
 
 
 def output_size(size, kernel, stride, padding, dilation):
@@ -746,6 +759,163 @@ def _crop_rows(result, width, bias, y, first_row, rows):
 
 
 @njit(parallel=True, cache=True)
+def _conv_forward_lanes(
+    x,
+    packed_weight,
+    out_per_group,
+    bias,
+    y,
+    placement,
+    kernel,
+    dilation,
+    parts,
+    sizes,
+    scratch,
+):
+    """Forward convolution at stride 1 with a block of images in the lanes.
+
+    The shifted product computes wide rows: W_p numbers for W_out outputs,
+    and drops the rest (on LeNet's conv2, 4 of every 14). Here lane l of
+    every SIMD vector belongs to image l of a block of ``lanes`` images.
+    The block's input is laid out (C_g, D_p, H_p, W_p, lanes): pixel after
+    pixel, each pixel a vector of the block's values there. An output row
+    (W_out pixels of lanes images) then reads, through tap k, the W_out *
+    lanes consecutive numbers at tap k's shift (``_tap_starts``) times
+    lanes: the same shifted matrix product, one output row at a time,
+    without dropped columns. The price is a transpose on the way in and
+    one on the way out, which ``vtranspose`` does in registers.
+
+    A task is one group of one block of images, or part of its output rows
+    when there are fewer blocks than threads (``parts``). It
+    1. moves the block's input channels into the lanes (``_lanes_in``) and
+       places them padded in its part of ``scratch`` (``_place_lanes``);
+    2. runs ``gemm_nn`` once per output row into ``staged`` (M, rows *
+       W_out * lanes), which starts as the bias;
+    3. moves each output channel back to NCDHW (``_lanes_out``).
+
+    ``x`` and ``y`` are C-contiguous. ``scratch`` has a row per thread, cut
+    into the placed input, one channel's pixels and the staged output; the
+    first two parts are ``sizes`` long (see ``_run_lanes``).
+    """
+    offset, step, placed = placement
+    batch, channels = x.shape[:2]
+    out_channels, out_d, out_h, out_w = y.shape[1:]
+    groups, m_pad, taps = packed_weight.shape
+    group_channels = channels // groups
+    lanes = vlanes(y)
+    in_volume = x.shape[2] * x.shape[3] * x.shape[4]
+    out_volume = out_d * out_h * out_w
+    volume = placed[0] * placed[1] * placed[2]
+    flat_x, flat_y = x.reshape(-1), y.reshape(-1)
+    shape = (x.shape[2], x.shape[3], x.shape[4])
+    fills = offset == (0, 0, 0) and step == (1, 1, 1) and placed == shape
+
+    starts = _tap_starts(group_channels, kernel, dilation, placed, taps) * lanes
+    weight_starts = _row_starts(m_pad, taps)
+    rows = out_d * out_h
+    rows_per_part = (rows + parts - 1) // parts
+    row_len = out_w * lanes
+    in_size, pixels_size = sizes
+    blocks = (batch + lanes - 1) // lanes
+    for task in prange(blocks * groups * parts):
+        b = task // (groups * parts)
+        g = task // parts % groups
+        first_row = task % parts * rows_per_part
+        count = min(rows_per_part, rows - first_row)
+        images = min(lanes, batch - b * lanes)
+        mine = scratch[numba.get_thread_id()]
+        block_input = mine[:in_size]
+        pixels = mine[in_size : in_size + pixels_size]
+        staged = mine[in_size + pixels_size :][: m_pad * count * row_len]
+        staged = staged.reshape((m_pad, count * row_len))
+
+        if not fills:
+            block_input[:] = 0
+        for c in range(group_channels):
+            channel = g * group_channels + c
+            first = (b * lanes * channels + channel) * in_volume
+            placed_channel = block_input[c * volume * lanes :]
+            # Unpadded, the pixels are already in place once in the lanes.
+            into = placed_channel if fills else pixels
+            _lanes_in(flat_x, first, channels * in_volume, images, in_volume, into)
+            if not fills:
+                _place_lanes(pixels, shape, placed_channel, offset, step, placed)
+        for o in range(m_pad):
+            staged[o, :] = bias[g * out_per_group + o] if o < out_per_group else 0
+        for row in range(count):
+            t, i = divmod(first_row + row, out_h)
+            gemm_nn(
+                packed_weight[g].reshape(m_pad * taps),
+                weight_starts,
+                block_input[(t * placed[1] + i) * placed[2] * lanes :],
+                starts,
+                staged[:, row * row_len : (row + 1) * row_len],
+                taps,
+            )
+        for o in range(out_per_group):
+            channel = g * out_per_group + o
+            first = (b * lanes * out_channels + channel) * out_volume
+            _lanes_out(
+                staged[o],
+                flat_y,
+                first + first_row * out_w,
+                out_channels * out_volume,
+                images,
+                count * out_w,
+            )
+
+
+@njit(cache=True)
+def _lanes_in(source, first, image_step, images, volume, pixels):
+    """pixels[v * lanes + l] = source[first + l * image_step + v]: a volume
+    of ``images`` images, image after image in ``source``, rearranged pixel
+    after pixel with the images in the lanes; lanes past ``images`` are 0."""
+    lanes = vlanes(pixels)
+    whole = volume // lanes * lanes if images == lanes else 0
+    for v in range(0, whole, lanes):
+        vtranspose(source, first + v, image_step, pixels, v * lanes, lanes)
+    for v in range(whole, volume):
+        for lane in range(lanes):
+            if lane < images:
+                pixels[v * lanes + lane] = source[first + lane * image_step + v]
+            else:
+                pixels[v * lanes + lane] = 0
+
+
+@njit(cache=True)
+def _lanes_out(pixels, target, first, image_step, images, count):
+    """target[first + l * image_step + v] = pixels[v * lanes + l] for the
+    first ``count`` pixels and l < ``images``: ``_lanes_in`` undone."""
+    lanes = vlanes(pixels)
+    whole = count // lanes * lanes if images == lanes else 0
+    for v in range(0, whole, lanes):
+        vtranspose(pixels, v * lanes, lanes, target, first + v, image_step)
+    for v in range(whole, count):
+        for lane in range(images):
+            target[first + lane * image_step + v] = pixels[v * lanes + lane]
+
+
+@njit(cache=True)
+def _place_lanes(pixels, shape, placed_input, offset, step, placed):
+    """``_place_volume`` for a volume of ``shape`` whose values are vectors:
+    pixel (t, i, j) of ``pixels`` goes to the placed position in
+    ``placed_input``, which is zero elsewhere."""
+    lanes = vlanes(pixels)
+    first_t, stop_t = _inside(offset[0], step[0], shape[0], placed[0])
+    first_i, stop_i = _inside(offset[1], step[1], shape[1], placed[1])
+    first_j, stop_j = _inside(offset[2], step[2], shape[2], placed[2])
+    for t in range(first_t, stop_t):
+        for i in range(first_i, stop_i):
+            to_row = (offset[0] + t * step[0]) * placed[1] + offset[1] + i * step[1]
+            from_row = t * shape[1] + i
+            for j in range(first_j, stop_j):
+                to = (to_row * placed[2] + offset[2] + j * step[2]) * lanes
+                vstore(
+                    placed_input, to, vload(pixels, (from_row * shape[2] + j) * lanes)
+                )
+
+
+@njit(parallel=True, cache=True)
 def _conv_forward_direct(
     x, weight, bias, y, offset, step, placed, stride, dilation, threads
 ):
@@ -1084,6 +1254,53 @@ def _use_direct(weight_shape, groups, stride, gradient=False):
     return pointwise and unit_stride and out_per_group < _DIRECT_POINTWISE_OUT
 
 
+def _use_lanes(x_shape, groups, stride, placed, out_size, dtype):
+    """Whether to run the forward with the images in the lanes
+    (``_conv_forward_lanes``): at stride 1, on a batch of at least one
+    vector of images, when the shifted product would drop at least
+    ``_LANES_DROPPED`` of its wide columns and one group's placed block of
+    images fits in ``_LANES_BYTES`` of cache."""
+    lanes = vector_width(dtype)
+    if x_shape[0] < lanes or any(s != 1 for s in stride):
+        return False
+    dropped = (placed[2] - out_size[2]) / placed[2]
+    block_bytes = (
+        x_shape[1] // groups * math.prod(placed) * lanes * np.dtype(dtype).itemsize
+    )
+    return dropped >= _LANES_DROPPED and block_bytes <= _LANES_BYTES
+
+
+def _run_lanes(x, packed, bias, y, placement, kernel, dilation):
+    """Call ``_conv_forward_lanes`` with scratch from the workspace."""
+    threads = numba.get_num_threads()
+    lanes = vector_width(x.dtype)
+    groups, m_pad = packed.shape[:2]
+    blocks = -(-x.shape[0] // lanes) * groups
+    rows = y.shape[2] * y.shape[3]
+    parts = min(rows, -(-threads // blocks))  # enough tasks for every thread
+    # Each part a whole number of 16 values, so that each starts on a cache line.
+    sizes = (
+        _round_up(x.shape[1] // groups * math.prod(placement[2]) * lanes, 16),
+        _round_up(math.prod(x.shape[2:]) * lanes, 16),
+    )
+    staged = m_pad * -(-rows // parts) * y.shape[4] * lanes
+    scratch = _workspace.take("lanes", (threads, sum(sizes) + staged), x.dtype)
+    with compiling(_conv_forward_lanes):
+        _conv_forward_lanes(
+            np.ascontiguousarray(x),
+            packed,
+            y.shape[1] // groups,
+            bias,
+            y,
+            placement,
+            kernel,
+            dilation,
+            parts,
+            sizes,
+            scratch,
+        )
+
+
 def _pack_weight(weight, groups):
     """(C_out, C_g, kd, kh, kw) -> (groups, M, K): row o of group g is
     w[g*C_og + o] flattened, then zero rows up to M, a whole number of the
@@ -1147,6 +1364,9 @@ def _numba_conv_on_threads(
         return y
 
     packed = _pack_weight(weight, groups)
+    if _use_lanes(x.shape, groups, stride, placed, out_size, x.dtype):
+        _run_lanes(x, packed, bias, y, (offset, step, placed), kernel, dilation)
+        return y
     if stride == (1, 1, 1) and out_size[0] == 1 and math.prod(placed) <= _SMALL_IMAGE:
         with compiling(_conv_forward_shifted_images):
             _conv_forward_shifted_images(
