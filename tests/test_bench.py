@@ -93,3 +93,17 @@ def test_settings_note(tmp_path, monkeypatch, capsys, set_by_tinycv):
         assert "512-bit vectors" in out and "+user-choice" not in out
     else:
         assert "NUMBA_CPU_FEATURES=+avx2,+fma,+user-choice is set" in out
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_memory_note(tmp_path, monkeypatch, capsys, kept):
+    # Whether freed memory stays in the process changes PyTorch's times as
+    # much as tinycv's: the report says which way it ran, and the JSON too.
+    from tinycv import kernels
+
+    monkeypatch.setattr(kernels, "FREED_MEMORY_KEPT", kept)
+    path = tmp_path / "pool.json"
+    assert bench.main("pool", [1], "cpu", str(path), rounds=1) == 0
+    out = capsys.readouterr().out
+    assert ("freed memory stays in this process" in out) == kept
+    assert json.loads(path.read_text())["environment"]["freed_memory_kept"] == kept

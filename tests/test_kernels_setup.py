@@ -1,4 +1,5 @@
-"""How tinycv sets Numba up: the kernel family switch, lazy imports, 512-bit code."""
+"""How tinycv sets Numba up: the kernel family switch, lazy imports, 512-bit
+code, and malloc keeping freed memory."""
 
 import os
 import subprocess
@@ -14,6 +15,7 @@ from tinycv.kernels import matmul
 def run_python(code: str, **env) -> str:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CPU")}
     environment.pop("TINYCV_NUMBA_512", None)
+    environment.pop("TINYCV_KEEP_MEMORY", None)
     environment.update(env)
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=environment
@@ -68,3 +70,28 @@ def test_backend_environment_variable_is_checked():
     assert result.returncode == 0 and result.stdout.strip() == "numba"
     assert "TINYCV_BACKEND='fast' is not a kernel backend" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# Allocate and free 48 MiB in three 16 MiB arrays, ten times; count the page
+# faults of the last five rounds.
+FAULTS_CODE = """
+import resource, numpy as np, tinycv.kernels as kernels
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for round in range(10):
+    if round == 5:
+        start = faults()
+    arrays = [np.ones(4 << 20, np.float32) for _ in range(3)]
+    del arrays
+print(kernels.FREED_MEMORY_KEPT, faults() - start)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_freed_arrays_leave_their_memory_for_the_next_ones():
+    kept, faults = run_python(FAULTS_CODE).split()
+    if kept == "False":
+        pytest.skip("this C library has no mallopt (not glibc)")
+    # Fresh pages for every array would be 5 * 3 * 4096 faults.
+    assert int(faults) < 500
+    assert run_python(FAULTS_CODE, TINYCV_KEEP_MEMORY="0").split()[0] == "False"

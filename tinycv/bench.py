@@ -511,6 +511,7 @@ def _environment(device: str, rounds: int) -> dict:
     import numba
 
     import tinycv
+    from tinycv import kernels
 
     torch = _torch()
     return {
@@ -525,6 +526,7 @@ def _environment(device: str, rounds: int) -> dict:
         "numba": numba.__version__,
         "torch": None if torch is None else torch.__version__,
         "settings": {name: os.environ[name] for name in SETTINGS if name in os.environ},
+        "freed_memory_kept": kernels.FREED_MEMORY_KEPT,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -620,6 +622,12 @@ def main(
             )
         elif name in os.environ:
             console.print(f"note: {name}={os.environ[name]} is set")
+    if kernels.FREED_MEMORY_KEPT:
+        console.print(
+            "note: freed memory stays in this process for the next arrays, "
+            "PyTorch's too (tinycv raised glibc's malloc thresholds; "
+            "TINYCV_KEEP_MEMORY=0 turns this off)"
+        )
     console.print(
         "tinycv vs it: that row's time over tinycv's (0.60x: tinycv runs at 60% "
         "of its speed; above 1x, tinycv is faster)."

@@ -69,6 +69,56 @@ def _prefer_512_bit_vectors() -> None:
 WIDE_VECTORS_SET = False
 _prefer_512_bit_vectors()
 
+# glibc's mallopt parameters (malloc.h) and the values tinycv gives them.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_TRIM_THRESHOLD = 1 << 30
+_MMAP_THRESHOLD = 32 << 20  # the largest glibc accepts on 64-bit systems
+
+
+def _keep_freed_memory() -> None:
+    """Keep the memory of freed arrays in the process for the next ones.
+
+    Every training step allocates and frees the same activations and
+    gradients. glibc's malloc hands a large freed block back to the
+    operating system: one above ``M_MMAP_THRESHOLD`` was mapped for that
+    array alone, and the top of the heap is trimmed once more than
+    ``M_TRIM_THRESHOLD`` of it is free. The next array then gets fresh
+    pages, and the first write to each 4 KiB page is a page fault, which
+    the kernel answers with a zeroed page: microseconds each, 8-10 us in
+    the virtual machine this was measured on. There a VGG layer's forward
+    and backward took 1,760 faults per call, a third of its time, and a
+    LeNet-5 epoch ran 0.82 s with the memory kept against 1.01 s without.
+
+    This raises both thresholds (32 MiB and 1 GiB) through ``mallopt``, so
+    arrays up to 32 MiB reuse the memory of earlier ones. The process keeps
+    what it has used at its peak, as PyTorch's GPU allocator does.
+
+    Linux with glibc only; elsewhere, or with ``TINYCV_KEEP_MEMORY=0``,
+    nothing changes. It applies to the whole process, including other
+    libraries in it (PyTorch too, in ``tinycv bench``).
+    """
+    global FREED_MEMORY_KEPT
+    if os.environ.get("TINYCV_KEEP_MEMORY", "1").strip() == "0":
+        return
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # no mallopt: not glibc
+        return
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    if mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) and mallopt(
+        _M_TRIM_THRESHOLD, _TRIM_THRESHOLD
+    ):
+        FREED_MEMORY_KEPT = True
+
+
+# True once _keep_freed_memory has changed malloc's thresholds.
+FREED_MEMORY_KEPT = False
+_keep_freed_memory()
+
 BACKENDS = ("numba", "reference")
 
 _backend = os.environ.get("TINYCV_BACKEND", "numba").strip().lower() or "numba"
