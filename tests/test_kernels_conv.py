@@ -27,7 +27,7 @@ def kernel_path(path):
     the images in the SIMD lanes ("lanes"; other strides run "gemm")."""
     original = conv._use_direct, conv._SMALL_IMAGE, conv._use_lanes
     conv._use_direct = lambda *_, **__: path == "direct"
-    conv._use_lanes = lambda _, __, stride, *___: (
+    conv._use_lanes = lambda _, __, ___, stride, *____: (
         path == "lanes" and (stride == (1, 1, 1))
     )
     if path == "gemm-batch":
@@ -346,19 +346,31 @@ def test_images_in_lanes_for_transposed_and_3d_convolutions(dtype):
         assert_close(y_3d, expected, dtype)
 
 
+def lanes_chosen(x_shape, weight_shape, groups=1, padding=0, stride=1):
+    """Whether conv2d would run with the images in the lanes (float32)."""
+    placed = (1,) + tuple(size + 2 * padding for size in x_shape[2:])
+    out = (1,) + tuple(
+        (p - k) // stride + 1 for p, k in zip(placed[1:], weight_shape[2:])
+    )
+    x5, w5 = (
+        x_shape[:2] + (1,) + x_shape[2:],
+        weight_shape[:2] + (1,) + weight_shape[2:],
+    )
+    return conv._use_lanes(x5, w5, groups, (1, stride, stride), placed, out, np.float32)
+
+
 def test_images_in_lanes_where_the_shifted_product_drops_columns():
     # LeNet's conv2 drops 4 of every 14 wide columns: lanes. A VGG layer
-    # drops 2 of 34 and a depthwise one runs direct; a strided convolution
-    # or a batch smaller than a vector of images cannot use the lanes.
+    # drops 2 of 34: shifted. Depthwise convolutions: lanes, with direct
+    # taps. A strided convolution or a batch smaller than a vector of
+    # images cannot use the lanes; nor can an input too large for cache.
     lanes = conv.vector_width(np.float32)
-    lenet = ((64, 6, 1, 14, 14), 1, (1, 1, 1), (1, 14, 14), (1, 10, 10))
-    assert conv._use_lanes(*lenet, np.float32)
-    vgg = ((32, 64, 1, 32, 32), 1, (1, 1, 1), (1, 34, 34), (1, 32, 32))
-    assert not conv._use_lanes(*vgg, np.float32)
-    small_batch = ((lanes - 1,) + lenet[0][1:],) + lenet[1:]
-    assert not conv._use_lanes(*small_batch, np.float32)
-    strided = lenet[:2] + ((1, 2, 2), (1, 14, 14), (1, 5, 5))
-    assert not conv._use_lanes(*strided, np.float32)
+    assert lanes_chosen((64, 6, 14, 14), (16, 6, 5, 5))
+    assert not lanes_chosen((32, 64, 32, 32), (64, 64, 3, 3), padding=1)
+    assert lanes_chosen((32, 128, 28, 28), (128, 1, 3, 3), groups=128, padding=1)
+    assert not lanes_chosen((lanes - 1, 6, 14, 14), (16, 6, 5, 5))
+    assert not lanes_chosen((64, 6, 14, 14), (16, 6, 5, 5), stride=2)
+    assert not lanes_chosen((64, 512, 14, 14), (16, 512, 5, 5))
 
 
 @pytest.mark.parametrize("path", ["gemm-batch", "lanes"])
@@ -381,6 +393,18 @@ def test_reused_padded_copy_is_zeroed_on_every_call(path):
             y_up, conv.conv_transpose2d_forward(x, up, None, 2, 1, 1), np.float64
         )
         assert_close(y_down, conv.conv2d_forward(x, down, None, 1, 2), np.float64)
+
+
+@pytest.mark.parametrize("strided", [False, True])
+def test_bias_gradient_of_a_large_output_sums_on_all_cores(strided):
+    # Above conv._PARALLEL_SUM numbers the planes are summed by a Numba
+    # kernel instead of einsum; float32 sums in another order: tolerance.
+    rng = np.random.default_rng(3)
+    grad_y = rng.standard_normal((3, 5, 300, 250)).astype(np.float32)
+    assert grad_y.size >= conv._PARALLEL_SUM
+    grad_y = strided_copy(grad_y, strided)
+    expected = grad_y.astype(np.float64).sum(axis=(0, 2, 3))
+    np.testing.assert_allclose(conv._sum_per_channel(grad_y), expected, atol=2e-2)
 
 
 def test_need_flags_skip_gradients():

@@ -71,6 +71,8 @@ _DIRECT_GRAD_TAPS = 32
 # ...and the direct forward, for pointwise (1x1) convolutions at stride 1 with
 # fewer output channels per group than this:
 _DIRECT_POINTWISE_OUT = 32
+# Bias gradients of at least this many numbers are summed on all cores.
+_PARALLEL_SUM = 1 << 20
 
 
 # The forward puts a block of images in the SIMD lanes when the shifted
@@ -771,6 +773,7 @@ def _conv_forward_lanes(
     parts,
     sizes,
     scratch,
+    direct,
 ):
     """Forward convolution at stride 1 with a block of images in the lanes.
 
@@ -790,12 +793,17 @@ def _conv_forward_lanes(
     1. moves the block's input channels into the lanes (``_lanes_in``) and
        places them padded in its part of ``scratch`` (``_place_lanes``);
     2. runs ``gemm_nn`` once per output row into ``staged`` (M, rows *
-       W_out * lanes), which starts as the bias;
+       W_out * lanes), which starts as the bias; or, when ``direct``
+       (depthwise convolutions, whose few output channels per group would
+       leave the 6-row tile idle), adds up the taps of each output vector
+       itself (``_lanes_direct_row``);
     3. moves each output channel back to NCDHW (``_lanes_out``).
 
     ``x`` and ``y`` are C-contiguous. ``scratch`` has a row per thread, cut
     into the placed input, one channel's pixels and the staged output; the
-    first two parts are ``sizes`` long (see ``_run_lanes``).
+    first two parts are ``sizes`` long (see ``_run_lanes``). The placed
+    input arrives zeroed: every task places its pixels at the same
+    positions, so the zeros around them (the padding) stay.
     """
     offset, step, placed = placement
     batch, channels = x.shape[:2]
@@ -829,8 +837,6 @@ def _conv_forward_lanes(
         staged = mine[in_size + pixels_size :][: m_pad * count * row_len]
         staged = staged.reshape((m_pad, count * row_len))
 
-        if not fills:
-            block_input[:] = 0
         for c in range(group_channels):
             channel = g * group_channels + c
             first = (b * lanes * channels + channel) * in_volume
@@ -840,18 +846,24 @@ def _conv_forward_lanes(
             _lanes_in(flat_x, first, channels * in_volume, images, in_volume, into)
             if not fills:
                 _place_lanes(pixels, shape, placed_channel, offset, step, placed)
-        for o in range(m_pad):
+        for o in range(out_per_group if direct else m_pad):
             staged[o, :] = bias[g * out_per_group + o] if o < out_per_group else 0
         for row in range(count):
             t, i = divmod(first_row + row, out_h)
-            gemm_nn(
-                packed_weight[g].reshape(m_pad * taps),
-                weight_starts,
-                block_input[(t * placed[1] + i) * placed[2] * lanes :],
-                starts,
-                staged[:, row * row_len : (row + 1) * row_len],
-                taps,
-            )
+            row_input = block_input[(t * placed[1] + i) * placed[2] * lanes :]
+            sums = staged[:, row * row_len : (row + 1) * row_len]
+            if direct:
+                for o in range(out_per_group):
+                    _lanes_direct_row(packed_weight[g, o], row_input, starts, sums[o])
+            else:
+                gemm_nn(
+                    packed_weight[g].reshape(m_pad * taps),
+                    weight_starts,
+                    row_input,
+                    starts,
+                    sums,
+                    taps,
+                )
         for o in range(out_per_group):
             channel = g * out_per_group + o
             first = (b * lanes * out_channels + channel) * out_volume
@@ -863,6 +875,33 @@ def _conv_forward_lanes(
                 images,
                 count * out_w,
             )
+
+
+@njit(fastmath=True, cache=True)
+def _lanes_direct_row(weights, row_input, starts, sums):
+    """sums[j] += sum over taps k of weights[k] * row_input[starts[k] + j]
+    for each vector j of ``sums``: one output row of one channel, four
+    vectors of images at a time (so that each tap's weight and shift are
+    loaded once for four multiply-adds), the weight broadcast to every
+    lane."""
+    lanes = vlanes(sums)
+    fours = sums.size // (4 * lanes) * (4 * lanes)
+    for j in range(0, fours, 4 * lanes):
+        s0, s1 = vload(sums, j), vload(sums, j + lanes)
+        s2, s3 = vload(sums, j + 2 * lanes), vload(sums, j + 3 * lanes)
+        for k in range(weights.size):
+            at, w = starts[k] + j, weights[k]
+            s0 = vfma(s0, w, vload(row_input, at))
+            s1 = vfma(s1, w, vload(row_input, at + lanes))
+            s2 = vfma(s2, w, vload(row_input, at + 2 * lanes))
+            s3 = vfma(s3, w, vload(row_input, at + 3 * lanes))
+        vstore(sums, j, s0), vstore(sums, j + lanes, s1)
+        vstore(sums, j + 2 * lanes, s2), vstore(sums, j + 3 * lanes, s3)
+    for j in range(fours, sums.size, lanes):
+        total = vload(sums, j)
+        for k in range(weights.size):
+            total = vfma(total, weights[k], vload(row_input, starts[k] + j))
+        vstore(sums, j, total)
 
 
 @njit(cache=True)
@@ -1188,8 +1227,15 @@ def _weight_grad_direct_channel(
     # Every image writes the same positions of these two buffers, so the
     # zeros around them (padding, gaps between strided outputs) stay.
     padded = np.zeros((group_channels, depth, height, width), dtype=x.dtype)
-    flat = padded.reshape((group_channels, depth * plane))
+    flat = padded.reshape(group_channels * depth * plane)
     wide = np.zeros(length, dtype=x.dtype)
+    # Where each tap (c, r, p, q) reads ``flat``, filled up with taps at 0 to
+    # a whole number of three; the gradient of tap k sums into totals[k].
+    taps = group_channels * kernel_d * kernel_h * kernel_w
+    shifts = _tap_starts(
+        group_channels, grad_w.shape[2:], dilation, placed, (taps + 2) // 3 * 3
+    )
+    totals = np.zeros(shifts.size, dtype=x.dtype)
 
     for n in range(batch):
         for c in range(group_channels):
@@ -1201,30 +1247,55 @@ def _weight_grad_direct_channel(
                 for j in range(out_w):
                     dst[j * stride[2]] = src[j]
 
-        for c in range(group_channels):
-            for r in range(kernel_d):
-                for p in range(kernel_h):
-                    for q in range(kernel_w):
-                        shift = (
-                            r * dilation[0] * plane
-                            + p * dilation[1] * width
-                            + q * dilation[2]
-                        )
-                        src = flat[c, shift:]
-                        total = zero
-                        for m in range(length):
-                            total += wide[m] * src[m]
-                        grad_w[o, c, r, p, q] += total
+        # Three taps per pass over ``wide``: each of its numbers is loaded
+        # once for three multiply-adds.
+        for k in range(0, shifts.size, 3):
+            src0, src1, src2 = (
+                flat[shifts[k] :],
+                flat[shifts[k + 1] :],
+                flat[shifts[k + 2] :],
+            )
+            total0, total1, total2 = zero, zero, zero
+            for m in range(length):
+                total0 += wide[m] * src0[m]
+                total1 += wide[m] * src1[m]
+                total2 += wide[m] * src2[m]
+            totals[k] += total0
+            totals[k + 1] += total1
+            totals[k + 2] += total2
+
+    grad_w[o] = totals[:taps].reshape(grad_w.shape[1:])
 
 
 def _sum_per_channel(grad_y):
     """grad_y summed over everything but the channel axis: the bias gradient.
 
-    One einsum over (N, C, pixels) runs about 4x faster than numpy's sum
-    over the axes (0, 2, 3), which walks the array in short pieces.
+    numpy's sum over the axes (0, 2, 3) walks the array in short pieces:
+    one einsum over (N, C, pixels) runs about 4x faster. A large gradient
+    is summed plane by plane on all cores instead (``_plane_sums``).
     """
     batch, channels = grad_y.shape[:2]
-    return np.einsum("ncp->c", grad_y.reshape(batch, channels, -1))
+    if grad_y.size < _PARALLEL_SUM:
+        return np.einsum("ncp->c", grad_y.reshape(batch, channels, -1))
+    planes = np.ascontiguousarray(grad_y).reshape(batch, channels, -1)
+    with compiling(_plane_sums):
+        return _plane_sums(planes).sum(axis=0)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _plane_sums(planes):
+    """sums[n, c] = the sum of planes[n, c, :], for a C-contiguous (N, C, P).
+    fastmath lets LLVM add in vectors, in another order than one by one."""
+    batch, channels, pixels = planes.shape
+    sums = np.zeros((batch, channels), dtype=planes.dtype)
+    for task in prange(batch * channels):
+        n, c = task // channels, task % channels
+        plane = planes[n, c]
+        total = sums[n, c]
+        for p in range(pixels):
+            total += plane[p]
+        sums[n, c] = total
+    return sums
 
 
 def _round_up(value, multiple):
@@ -1254,24 +1325,31 @@ def _use_direct(weight_shape, groups, stride, gradient=False):
     return pointwise and unit_stride and out_per_group < _DIRECT_POINTWISE_OUT
 
 
-def _use_lanes(x_shape, groups, stride, placed, out_size, dtype):
+def _use_lanes(x_shape, weight_shape, groups, stride, placed, out_size, dtype):
     """Whether to run the forward with the images in the lanes
     (``_conv_forward_lanes``): at stride 1, on a batch of at least one
-    vector of images, when the shifted product would drop at least
-    ``_LANES_DROPPED`` of its wide columns and one group's placed block of
-    images fits in ``_LANES_BYTES`` of cache."""
+    vector of images, when one group's placed block of images fits in
+    ``_LANES_BYTES`` of cache. Depthwise convolutions always (the direct
+    loops spend most of their time padding and cropping small rows), and
+    others when the shifted product would drop at least
+    ``_LANES_DROPPED`` of its wide columns (not the pointwise convolutions
+    that ``_use_direct`` sends to the direct loops)."""
     lanes = vector_width(dtype)
     if x_shape[0] < lanes or any(s != 1 for s in stride):
         return False
-    dropped = (placed[2] - out_size[2]) / placed[2]
-    block_bytes = (
-        x_shape[1] // groups * math.prod(placed) * lanes * np.dtype(dtype).itemsize
-    )
-    return dropped >= _LANES_DROPPED and block_bytes <= _LANES_BYTES
+    itemsize = np.dtype(dtype).itemsize
+    if x_shape[1] // groups * math.prod(placed) * lanes * itemsize > _LANES_BYTES:
+        return False
+    if weight_shape[0] // groups < _DIRECT_OUT:
+        return True
+    if _use_direct(weight_shape, groups, stride):
+        return False
+    return (placed[2] - out_size[2]) / placed[2] >= _LANES_DROPPED
 
 
 def _run_lanes(x, packed, bias, y, placement, kernel, dilation):
-    """Call ``_conv_forward_lanes`` with scratch from the workspace."""
+    """Call ``_conv_forward_lanes`` with scratch from the workspace; the
+    direct taps where a group has fewer than ``_DIRECT_OUT`` outputs."""
     threads = numba.get_num_threads()
     lanes = vector_width(x.dtype)
     groups, m_pad = packed.shape[:2]
@@ -1285,6 +1363,9 @@ def _run_lanes(x, packed, bias, y, placement, kernel, dilation):
     )
     staged = m_pad * -(-rows // parts) * y.shape[4] * lanes
     scratch = _workspace.take("lanes", (threads, sum(sizes) + staged), x.dtype)
+    offset, step, placed = placement
+    if offset != (0, 0, 0) or step != (1, 1, 1) or placed != x.shape[2:]:
+        scratch[:, : sizes[0]] = 0  # the padding's zeros
     with compiling(_conv_forward_lanes):
         _conv_forward_lanes(
             np.ascontiguousarray(x),
@@ -1298,6 +1379,7 @@ def _run_lanes(x, packed, bias, y, placement, kernel, dilation):
             parts,
             sizes,
             scratch,
+            y.shape[1] // groups < _DIRECT_OUT,
         )
 
 
@@ -1355,6 +1437,10 @@ def _numba_conv_on_threads(
     if bias is None:
         bias = np.zeros(out_channels, dtype=x.dtype)
 
+    if _use_lanes(x.shape, weight.shape, groups, stride, placed, out_size, x.dtype):
+        packed = _pack_weight(weight, groups)
+        _run_lanes(x, packed, bias, y, (offset, step, placed), kernel, dilation)
+        return y
     if _use_direct(weight.shape, groups, stride):
         threads = numba.get_num_threads()
         with compiling(_conv_forward_direct):
@@ -1364,9 +1450,6 @@ def _numba_conv_on_threads(
         return y
 
     packed = _pack_weight(weight, groups)
-    if _use_lanes(x.shape, groups, stride, placed, out_size, x.dtype):
-        _run_lanes(x, packed, bias, y, (offset, step, placed), kernel, dilation)
-        return y
     if stride == (1, 1, 1) and out_size[0] == 1 and math.prod(placed) <= _SMALL_IMAGE:
         with compiling(_conv_forward_shifted_images):
             _conv_forward_shifted_images(
