@@ -32,8 +32,9 @@ The file reads in three parts.
    conv2d runs as a conv3d with a depth of one, so one set of kernels
    serves both. Convolutions with fewer than 4 output channels per group
    (depthwise ones), which would leave most of the 6-row register tile
-   idle, skip the matrix product and run a direct kernel (``_use_direct``
-   says when).
+   idle, skip the matrix product and add up their taps directly: with the
+   images in the lanes where they can (``_use_lanes``), else in the
+   direct loops (``_use_direct`` says when).
 3. The public functions: check shapes (one-line ``ValueError``), then pick
    the GPU twin, the reference loops or the Numba kernels.
 """
