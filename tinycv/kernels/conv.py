@@ -1228,15 +1228,8 @@ def _weight_grad_direct_channel(
     # Every image writes the same positions of these two buffers, so the
     # zeros around them (padding, gaps between strided outputs) stay.
     padded = np.zeros((group_channels, depth, height, width), dtype=x.dtype)
-    flat = padded.reshape(group_channels * depth * plane)
+    flat = padded.reshape((group_channels, depth * plane))
     wide = np.zeros(length, dtype=x.dtype)
-    # Where each tap (c, r, p, q) reads ``flat``, filled up with taps at 0 to
-    # a whole number of three; the gradient of tap k sums into totals[k].
-    taps = group_channels * kernel_d * kernel_h * kernel_w
-    shifts = _tap_starts(
-        group_channels, grad_w.shape[2:], dilation, placed, (taps + 2) // 3 * 3
-    )
-    totals = np.zeros(shifts.size, dtype=x.dtype)
 
     for n in range(batch):
         for c in range(group_channels):
@@ -1248,24 +1241,20 @@ def _weight_grad_direct_channel(
                 for j in range(out_w):
                     dst[j * stride[2]] = src[j]
 
-        # Three taps per pass over ``wide``: each of its numbers is loaded
-        # once for three multiply-adds.
-        for k in range(0, shifts.size, 3):
-            src0, src1, src2 = (
-                flat[shifts[k] :],
-                flat[shifts[k + 1] :],
-                flat[shifts[k + 2] :],
-            )
-            total0, total1, total2 = zero, zero, zero
-            for m in range(length):
-                total0 += wide[m] * src0[m]
-                total1 += wide[m] * src1[m]
-                total2 += wide[m] * src2[m]
-            totals[k] += total0
-            totals[k + 1] += total1
-            totals[k + 2] += total2
-
-    grad_w[o] = totals[:taps].reshape(grad_w.shape[1:])
+        for c in range(group_channels):
+            for r in range(kernel_d):
+                for p in range(kernel_h):
+                    for q in range(kernel_w):
+                        shift = (
+                            r * dilation[0] * plane
+                            + p * dilation[1] * width
+                            + q * dilation[2]
+                        )
+                        src = flat[c, shift:]
+                        total = zero
+                        for m in range(length):
+                            total += wide[m] * src[m]
+                        grad_w[o, c, r, p, q] += total
 
 
 def _sum_per_channel(grad_y):
