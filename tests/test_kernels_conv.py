@@ -236,6 +236,21 @@ def test_weight_gradient_tiles_group_small_frames_and_split_large_ones(x_shape, 
     assert_close(grad_w, expected, np.float64)
 
 
+def assert_matches_reference(x, weight, bias, geometry, rng):
+    """conv2d forward, and the input and weight gradients, as the numba
+    kernels compute them, against the reference loops."""
+    y = conv.conv2d_forward(x, weight, bias, **geometry)
+    grad_y = rng.standard_normal(y.shape).astype(x.dtype)
+    grads = conv.conv2d_backward(grad_y, x, weight, need_bias=False, **geometry)
+    with use_backend("reference"):
+        y_ref = conv.conv2d_forward(x, weight, bias, **geometry)
+        grads_ref = conv.conv2d_backward(grad_y, x, weight, need_bias=False, **geometry)
+    dtype = x.dtype.type
+    assert_close(y, y_ref, dtype)
+    assert_close(grads[0], grads_ref[0], dtype)
+    assert_close(grads[1], grads_ref[1], dtype)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("stride, dilation", [(1, 1), (1, 2), (2, 1)])
 def test_matrix_product_paths_on_images_of_several_tiles(dtype, stride, dilation):
@@ -247,15 +262,7 @@ def test_matrix_product_paths_on_images_of_several_tiles(dtype, stride, dilation
     weight = rng.standard_normal((14, 5, 3, 3)).astype(dtype)
     bias = rng.standard_normal(14).astype(dtype)
     geometry = dict(stride=stride, padding=1, dilation=dilation, groups=2)
-    y = conv.conv2d_forward(x, weight, bias, **geometry)
-    grad_y = rng.standard_normal(y.shape).astype(dtype)
-    grads = conv.conv2d_backward(grad_y, x, weight, need_bias=False, **geometry)
-    with use_backend("reference"):
-        y_ref = conv.conv2d_forward(x, weight, bias, **geometry)
-        grads_ref = conv.conv2d_backward(grad_y, x, weight, need_bias=False, **geometry)
-    assert_close(y, y_ref, dtype)
-    assert_close(grads[0], grads_ref[0], dtype)
-    assert_close(grads[1], grads_ref[1], dtype)
+    assert_matches_reference(x, weight, bias, geometry, rng)
 
 
 def test_depthwise_and_pointwise_on_larger_images():
@@ -316,15 +323,7 @@ def test_images_in_lanes_on_whole_and_partial_blocks(
     bias = rng.standard_normal(6).astype(dtype)
     geometry = dict(padding=padding, dilation=dilation, groups=groups)
     with kernel_path("lanes"):
-        y = conv.conv2d_forward(x, weight, bias, **geometry)
-        grad_y = rng.standard_normal(y.shape).astype(dtype)
-        grads = conv.conv2d_backward(grad_y, x, weight, need_bias=False, **geometry)
-    with use_backend("reference"):
-        y_ref = conv.conv2d_forward(x, weight, bias, **geometry)
-        grads_ref = conv.conv2d_backward(grad_y, x, weight, need_bias=False, **geometry)
-    assert_close(y, y_ref, dtype)
-    assert_close(grads[0], grads_ref[0], dtype)
-    assert_close(grads[1], grads_ref[1], dtype)
+        assert_matches_reference(x, weight, bias, geometry, rng)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
