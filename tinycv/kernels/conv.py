@@ -1555,38 +1555,52 @@ def _as_tuple(value, length, name, op):
     return tuple(int(v) for v in items)
 
 
+def _shapes(x, weight):
+    """The shapes an error message names (built only when one is raised)."""
+    return f"(input {tuple(x.shape)}, weight {tuple(weight.shape)})"
+
+
 def _check(op, x, weight, bias, stride, padding, dilation, groups, spatial):
     """Checks shared by every convolution; returns the normalised settings."""
     if not hasattr(x, "shape"):
         x = np.asarray(x)
     if not hasattr(weight, "shape"):
         weight = np.asarray(weight)
-    shapes = f"(input {tuple(x.shape)}, weight {tuple(weight.shape)})"
     axes = "N, C, D, H, W" if spatial == 3 else "N, C, H, W"
     if x.ndim != spatial + 2:
         raise ValueError(
-            f"{op}: expected a {spatial + 2}-D input ({axes}), got {x.ndim}-D {shapes}"
+            f"{op}: expected a {spatial + 2}-D input ({axes}), got {x.ndim}-D "
+            f"{_shapes(x, weight)}"
         )
     if weight.ndim != spatial + 2:
-        raise ValueError(f"{op}: expected a {spatial + 2}-D weight, got {shapes}")
+        raise ValueError(
+            f"{op}: expected a {spatial + 2}-D weight, got {_shapes(x, weight)}"
+        )
     if x.dtype not in (np.float32, np.float64):
         raise ValueError(
-            f"{op}: expected float32 or float64 input, got {x.dtype} {shapes}"
+            f"{op}: expected float32 or float64 input, got {x.dtype} "
+            f"{_shapes(x, weight)}"
         )
     if not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(
-            f"{op}: groups must be a positive int, got {groups!r} {shapes}"
+            f"{op}: groups must be a positive int, got {groups!r} {_shapes(x, weight)}"
         )
 
     stride = _as_tuple(stride, spatial, "stride", op)
     padding = _as_tuple(padding, spatial, "padding", op)
     dilation = _as_tuple(dilation, spatial, "dilation", op)
     if min(stride) < 1:
-        raise ValueError(f"{op}: stride must be positive, got {stride} {shapes}")
+        raise ValueError(
+            f"{op}: stride must be positive, got {stride} {_shapes(x, weight)}"
+        )
     if min(padding) < 0:
-        raise ValueError(f"{op}: padding must be >= 0, got {padding} {shapes}")
+        raise ValueError(
+            f"{op}: padding must be >= 0, got {padding} {_shapes(x, weight)}"
+        )
     if min(dilation) < 1:
-        raise ValueError(f"{op}: dilation must be positive, got {dilation} {shapes}")
+        raise ValueError(
+            f"{op}: dilation must be positive, got {dilation} {_shapes(x, weight)}"
+        )
 
     if bias is not None:
         if not hasattr(bias, "shape"):
@@ -1596,7 +1610,7 @@ def _check(op, x, weight, bias, stride, padding, dilation, groups, spatial):
         if tuple(bias.shape) != (channels,):
             raise ValueError(
                 f"{op}: bias has shape {tuple(bias.shape)} but the output has "
-                f"{channels} channels {shapes}"
+                f"{channels} channels {_shapes(x, weight)}"
             )
     return x, weight, bias, stride, padding, dilation, int(groups)
 
@@ -1606,22 +1620,21 @@ def _check_conv(op, x, weight, bias, stride, padding, dilation, groups, spatial)
     x, weight, bias, stride, padding, dilation, groups = _check(
         op, x, weight, bias, stride, padding, dilation, groups, spatial
     )
-    shapes = f"(input {tuple(x.shape)}, weight {tuple(weight.shape)})"
     if weight.shape[0] % groups != 0:
         raise ValueError(
             f"{op}: groups={groups} does not divide the {weight.shape[0]} "
-            f"output channels {shapes}"
+            f"output channels {_shapes(x, weight)}"
         )
     if x.shape[1] % groups != 0:
         raise ValueError(
             f"{op}: groups={groups} does not divide the {x.shape[1]} "
-            f"input channels {shapes}"
+            f"input channels {_shapes(x, weight)}"
         )
     if x.shape[1] != weight.shape[1] * groups:
         expected = weight.shape[1] * groups
         raise ValueError(
             f"{op}: input has {x.shape[1]} channels but weight expects {expected} "
-            f"{shapes}"
+            f"{_shapes(x, weight)}"
         )
     for a in range(spatial):
         span = dilation[a] * (weight.shape[2 + a] - 1) + 1
@@ -1629,7 +1642,7 @@ def _check_conv(op, x, weight, bias, stride, padding, dilation, groups, spatial)
         if span > padded:
             raise ValueError(
                 f"{op}: kernel spans {span} but the padded input is only {padded} "
-                f"along spatial axis {a} {shapes}"
+                f"along spatial axis {a} {_shapes(x, weight)}"
             )
     return x, weight, bias, stride, padding, dilation, groups
 
@@ -1641,23 +1654,22 @@ def _check_conv_transpose(
     x, weight, bias, stride, padding, dilation, groups = _check(
         op, x, weight, bias, stride, padding, dilation, groups, 2
     )
-    shapes = f"(input {tuple(x.shape)}, weight {tuple(weight.shape)})"
     output_padding = _as_tuple(output_padding, 2, "output_padding", op)
     if x.shape[1] != weight.shape[0]:
         raise ValueError(
             f"{op}: input has {x.shape[1]} channels but weight expects "
-            f"{weight.shape[0]} {shapes}"
+            f"{weight.shape[0]} {_shapes(x, weight)}"
         )
     if x.shape[1] % groups != 0:
         raise ValueError(
             f"{op}: groups={groups} does not divide the {x.shape[1]} "
-            f"input channels {shapes}"
+            f"input channels {_shapes(x, weight)}"
         )
     for a in range(2):
         if not 0 <= output_padding[a] < max(stride[a], dilation[a]):
             raise ValueError(
                 f"{op}: output_padding {output_padding} must be >= 0 and smaller "
-                f"than stride {stride} or dilation {dilation} {shapes}"
+                f"than stride {stride} or dilation {dilation} {_shapes(x, weight)}"
             )
     size = tuple(
         transposed_output_size(
@@ -1671,7 +1683,9 @@ def _check_conv_transpose(
         for a in range(2)
     )
     if min(size) < 1:
-        raise ValueError(f"{op}: the output would be {size}, too small {shapes}")
+        raise ValueError(
+            f"{op}: the output would be {size}, too small {_shapes(x, weight)}"
+        )
     return x, weight, bias, stride, padding, output_padding, dilation, groups, size
 
 
