@@ -265,6 +265,25 @@ def test_matrix_product_paths_on_images_of_several_tiles(dtype, stride, dilation
     assert_matches_reference(x, weight, bias, geometry, rng)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("strided", [False, True])
+def test_weight_gradient_transposes_whole_blocks_and_ragged_edges(dtype, strided):
+    # 19 output channels of rows 21 wide: whole blocks of one vector of
+    # channels by one vector of pixels are transposed in registers, the
+    # channels and pixels past them number by number; grad_y may be a view.
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 2, 3, 21)).astype(dtype)
+    weight = rng.standard_normal((19, 2, 3, 3)).astype(dtype)
+    grad_y = strided_copy(rng.standard_normal((2, 19, 3, 21)).astype(dtype), strided)
+    with kernel_path("gemm"):
+        _, grad_w, _ = conv.conv2d_backward(grad_y, x, weight, padding=1, need_x=False)
+    with use_backend("reference"):
+        _, expected, _ = conv.conv2d_backward(
+            grad_y, x, weight, padding=1, need_x=False
+        )
+    assert_close(grad_w, expected, dtype)
+
+
 def test_depthwise_and_pointwise_on_larger_images():
     """The shapes MobileNet uses, big enough for several tiles per image."""
     rng = np.random.default_rng(0)

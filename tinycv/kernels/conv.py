@@ -1141,6 +1141,7 @@ def _conv_weight_grad_shifted(
     rows of one frame, for one group of one image; each thread adds its
     tasks into its own ``partial[thread]`` of shape (groups, K', C_og'),
     K and C_og rounded up to the register tile; the caller adds them up.
+    ``grad_y`` is C-contiguous.
     """
     batch, out_channels, out_d, out_h, _ = grad_y.shape
     _, groups, k_pad, _ = partial.shape
@@ -1151,43 +1152,71 @@ def _conv_weight_grad_shifted(
     # Rows past K start at 0: they compute sums that nobody reads.
     starts = _tap_starts(group_channels, kernel, dilation, placed, k_pad)
     tiling = _row_tiling(out_h, width)
+    plane = out_h * grad_y.shape[4]
+    flat_grad_y = grad_y.reshape(-1)
     for task in prange(batch * groups * out_d * tiling[1]):
         n, g, t, first_row, rows, first = _row_task(
             task, groups, out_d, out_h, tiling, group_channels, placed
         )
+        first_channel = g * out_per_group
+        channel = n * out_channels + first_channel
         _weight_grad_shifted_tile(
             flat[first:],
             starts,
-            grad_y[n, g * out_per_group : (g + 1) * out_per_group, t],
+            grad_y[n, first_channel:, t, first_row:][:out_per_group, :rows],
+            flat_grad_y,
+            (
+                (channel * out_d + t) * plane + first_row * grad_y.shape[4],
+                out_d * plane,
+            ),
             partial[numba.get_thread_id(), g],
-            first_row,
             rows,
             width,
         )
 
 
 @njit(fastmath=True, cache=True)
-def _weight_grad_shifted_tile(window, starts, grads, total, first_row, rows, width):
-    """One task of ``_conv_weight_grad_shifted``: output rows first_row ..
-    first_row + rows of ``grads`` (C_og, H_out, W_out); ``window`` starts at
-    the input position of the first of them; total (K', C_og') += A @ B."""
+def _weight_grad_shifted_tile(window, starts, grads, flat, where, total, rows, width):
+    """One task of ``_conv_weight_grad_shifted``: the output rows of
+    ``grads`` (C_og, rows, W_out); ``window`` starts at the input position
+    of the first of them; total (K', C_og') += A @ B. The same numbers sit
+    in ``flat`` (all of grad_y), channel o's first row at where[0] + o *
+    where[1]."""
     out_per_group, _, out_w = grads.shape
     columns = total.shape[1]
     length = (rows - 1) * width + out_w
-    # The transposed copy writes a row of grads_t (all channels of one
-    # pixel) at a time: its reads, one per channel plane, come back to the
-    # same few cache lines pixel after pixel, and run 3x faster than the
-    # other order, which writes a number per cache line.
-    grads_t = np.zeros((length, columns), dtype=grads.dtype)
+    lanes = vlanes(total)
+    # B = grads transposed to (wide pixels, channels), zero in the dropped
+    # columns: 16 x 16 blocks (a vector each way) in registers where rows
+    # and channels are that long, the rest number by number, a row of
+    # grads_t at a time (its reads, one per channel plane, come back to the
+    # same few cache lines pixel after pixel: 3x faster than the other
+    # order, which writes a number per cache line).
+    grads_t = np.zeros((length, columns), dtype=total.dtype)
+    whole_o = out_per_group // lanes * lanes
+    whole_j = out_w // lanes * lanes
+    flat_t = grads_t.reshape(length * columns)
+    first, step = where
     for row in range(rows):
-        for j in range(out_w):
+        for j in range(0, whole_j, lanes):
+            for o in range(0, whole_o, lanes):
+                src = first + o * step + row * out_w + j
+                at = (row * width + j) * columns + o
+                vtranspose(flat, src, step, flat_t, at, columns)
+    tail = grads[whole_o:]  # channels past the last whole block
+    for row in range(rows):
+        for j in range(whole_j):
+            dst = grads_t[row * width + j, whole_o:]
+            for o in range(out_per_group - whole_o):
+                dst[o] = tail[o, row, j]
+        for j in range(whole_j, out_w):
             dst = grads_t[row * width + j]
             for o in range(out_per_group):
-                dst[o] = grads[o, first_row + row, j]
+                dst[o] = grads[o, row, j]
     gemm_nn(
         window,
         starts,
-        grads_t.reshape(length * columns),
+        flat_t,
         _row_starts(length, columns),
         total,
         length,
@@ -1518,7 +1547,13 @@ def _numba_weight_grad_on_threads(
         )
         with compiling(_conv_weight_grad_shifted):
             _conv_weight_grad_shifted(
-                flat, placed, channels, grad_y, partial, weight_shape[2:], dilation
+                flat,
+                placed,
+                channels,
+                np.ascontiguousarray(grad_y),
+                partial,
+                weight_shape[2:],
+                dilation,
             )
         total = partial.sum(axis=0)[:, :taps, :out_per_group]
         return total.transpose(0, 2, 1).reshape(weight_shape)
