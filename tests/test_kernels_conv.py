@@ -24,18 +24,32 @@ def kernel_path(path):
     """Run the numba kernels through one path: direct loops, or the matrix
     product, small images one task each ("gemm") or, as large ones are, from
     one padded copy of the whole batch ("gemm-batch"), or at stride 1 with
-    the images in the SIMD lanes ("lanes"; other strides run "gemm")."""
-    original = conv._use_direct, conv._SMALL_IMAGE, conv._use_lanes
-    conv._use_direct = lambda *_, **__: path == "direct"
-    conv._use_lanes = lambda _, __, ___, stride, *____: (
-        path == "lanes" and (stride == (1, 1, 1))
-    )
+    the images in the SIMD lanes ("lanes": forward and input gradient in the
+    lanes, weight gradient in the lanes' direct loops; other strides run
+    "gemm")."""
+    names = ("_use_direct", "_SMALL_IMAGE", "_use_lanes", "_use_lanes_for_grad")
+    original = {name: getattr(conv, name) for name in names}
+    lanes = path == "lanes"
+
+    def use_direct(*_, gradient=False):
+        return path == "direct" or (lanes and gradient)
+
+    def use_lanes(x_shape, weight_shape, groups, stride, *_):
+        return lanes and stride == (1, 1, 1)
+
+    def use_lanes_for_grad(x_shape, groups, stride, *_):
+        return lanes and stride == (1, 1, 1)
+
+    conv._use_direct = use_direct
+    conv._use_lanes = use_lanes
+    conv._use_lanes_for_grad = use_lanes_for_grad
     if path == "gemm-batch":
         conv._SMALL_IMAGE = 0
     try:
         yield
     finally:
-        conv._use_direct, conv._SMALL_IMAGE, conv._use_lanes = original
+        for name, value in original.items():
+            setattr(conv, name, value)
 
 
 def assert_close(actual, expected, dtype):
@@ -389,6 +403,11 @@ def test_images_in_lanes_where_the_shifted_product_drops_columns():
     assert not lanes_chosen((lanes - 1, 6, 14, 14), (16, 6, 5, 5))
     assert not lanes_chosen((64, 6, 14, 14), (16, 6, 5, 5), stride=2)
     assert not lanes_chosen((64, 512, 14, 14), (16, 512, 5, 5))
+    # The weight gradients the direct loops would compute, likewise.
+    depthwise = ((32, 128, 1, 28, 28), 128, (1, 1, 1), (1, 30, 30), np.float32)
+    assert conv._use_lanes_for_grad(*depthwise)
+    assert not conv._use_lanes_for_grad((lanes - 1,) + depthwise[0][1:], *depthwise[1:])
+    assert not conv._use_lanes_for_grad(depthwise[0], 128, (1, 2, 2), *depthwise[3:])
 
 
 @pytest.mark.parametrize("path", ["gemm-batch", "lanes"])

@@ -11,6 +11,7 @@ from tinycv.kernels._simd import (
     vfma,
     vlanes,
     vload,
+    vmuladd,
     vstore,
     vtranspose,
 )
@@ -111,3 +112,28 @@ def test_transpose_in_place():
     transpose_block(square, 0, lanes, square, 0, lanes)
     expected = np.arange(lanes * lanes, dtype=np.float32).reshape(lanes, lanes).T
     np.testing.assert_array_equal(square.reshape(lanes, lanes), expected)
+
+
+@njit(cache=True)
+def multiply_add_vectors(acc, u, v, start):
+    """acc[start : start + lanes] += u[...] * v[...], one vector each."""
+    total = vmuladd(vload(acc, start), vload(u, start), vload(v, start))
+    vstore(acc, start, total)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    start=st.integers(0, 20),
+    seed=st.integers(0, 2**16),
+)
+def test_vector_times_vector_multiply_add(dtype, start, seed):
+    rng = np.random.default_rng(seed)
+    acc, u, v = (rng.standard_normal(40).astype(dtype) for _ in range(3))
+    lanes = REGISTER_BYTES // acc.itemsize
+    expected = acc.copy()
+    expected[start : start + lanes] += (
+        u[start : start + lanes] * v[start : start + lanes]
+    )
+    multiply_add_vectors(acc, u, v, start)
+    np.testing.assert_allclose(acc, expected, rtol=1e-6, atol=1e-6)

@@ -8,13 +8,14 @@ keep, say, twelve vectors of partial sums in registers across a loop, which
 is what a fast matrix product does (see ``matmul.gemm_nn``).
 
 This module gives Numba that vocabulary. ``Vector`` is a Numba type whose
-values live in one SIMD register (an LLVM vector), and five intrinsics work
+values live in one SIMD register (an LLVM vector), and six intrinsics work
 on it inside ``@njit`` functions:
 
 - ``vload(a, i)``: the register holding ``a[i : i + lanes]``;
 - ``vstore(a, i, v)``: write it back;
 - ``vfma(acc, s, v)``: ``acc + s * v`` lane by lane, for a scalar ``s``
   (a fused multiply-add once fastmath lets LLVM fuse);
+- ``vmuladd(acc, u, v)``: ``acc + u * v`` lane by lane, for two vectors;
 - ``vlanes(a)``: how many of a's numbers fill one register;
 - ``vtranspose(a, i, di, b, j, dj)``: a square block of ``lanes x lanes``
   numbers, transposed from ``a`` into ``b`` inside the registers.
@@ -141,6 +142,20 @@ def vfma(typingctx, acc, scalar, vector):
             ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes),
         )
         product = builder.fmul(spread, args[2], flags=("fast",))
+        return builder.fadd(args[0], product, flags=("fast",))
+
+    return signature, codegen
+
+
+@intrinsic
+def vmuladd(typingctx, acc, u, v):
+    """acc + u * v, lane by lane, for three vectors of one type."""
+    if not isinstance(acc, Vector) or not (acc == u == v):
+        return None  # a typing error: three vectors of the same type only
+    signature = acc(acc, u, v)
+
+    def codegen(context, builder, sig, args):
+        product = builder.fmul(args[1], args[2], flags=("fast",))
         return builder.fadd(args[0], product, flags=("fast",))
 
     return signature, codegen

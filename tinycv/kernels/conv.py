@@ -49,7 +49,7 @@ from numba import njit, prange
 
 from tinycv.device import device_of
 from tinycv.kernels import CACHE_LINE, Workspace, compiling, get_backend
-from tinycv.kernels._simd import vfma, vlanes, vload, vstore, vtranspose
+from tinycv.kernels._simd import vfma, vlanes, vload, vmuladd, vstore, vtranspose
 from tinycv.kernels._threads import threads_for
 from tinycv.kernels.matmul import TILE_ROWS, gemm_nn, vector_width
 
@@ -1224,6 +1224,101 @@ def _weight_grad_shifted_tile(window, starts, grads, flat, where, total, rows, w
 
 
 @njit(parallel=True, cache=True)
+def _conv_weight_grad_lanes(
+    x, grad_y, partial, placement, kernel, dilation, sizes, scratch
+):
+    """The weight gradient at stride 1 with a block of images in the lanes,
+    for the convolutions whose direct loops would run it (depthwise ones,
+    few taps):
+
+        grad_w[o, c, k] = sum over images and output pixels m of
+                          grad_y[o, m] * placed x[c, m + shift_k].
+
+    The block's input goes into the lanes as in ``_conv_forward_lanes``;
+    each output channel's grad_y goes into the lanes too, spread over wide
+    rows of the placed input's width (zeros in the dropped columns). Then
+    each sum is one loop of vector products along the rows
+    (``_lane_dot``), whose lanes are added at the end. A task is one group
+    of one block of images; ``partial[thread]`` (C_out, C_g * taps) gathers
+    the sums of the thread's tasks. ``x`` and ``grad_y`` are C-contiguous;
+    ``scratch`` has a row per thread, cut into the placed input, a volume
+    of pixels and the wide rows (``sizes``), the first and last zeroed.
+    """
+    offset, step, placed = placement
+    batch, channels = x.shape[:2]
+    out_channels, out_d, out_h, out_w = grad_y.shape[1:]
+    taps = kernel[0] * kernel[1] * kernel[2]
+    group_channels = partial.shape[2] // taps
+    groups = channels // group_channels
+    out_per_group = out_channels // groups
+    lanes = vlanes(partial)
+    in_volume = x.shape[2] * x.shape[3] * x.shape[4]
+    out_volume = out_d * out_h * out_w
+    volume = placed[0] * placed[1] * placed[2]
+    plane = placed[1] * placed[2]
+    length = (out_d - 1) * plane + (out_h - 1) * placed[2] + out_w
+    flat_x, flat_g = x.reshape(-1), grad_y.reshape(-1)
+    shape = (x.shape[2], x.shape[3], x.shape[4])
+    fills = offset == (0, 0, 0) and step == (1, 1, 1) and placed == shape
+    shifts = _tap_starts(group_channels, kernel, dilation, placed, partial.shape[2])
+    shifts *= lanes
+    in_size, pixels_size = sizes
+
+    blocks = (batch + lanes - 1) // lanes
+    for task in prange(blocks * groups):
+        b, g = task // groups, task % groups
+        images = min(lanes, batch - b * lanes)
+        thread = numba.get_thread_id()
+        mine = scratch[thread]
+        block_input = mine[:in_size]
+        pixels = mine[in_size : in_size + pixels_size]
+        wide = mine[in_size + pixels_size :]
+        for c in range(group_channels):
+            channel = g * group_channels + c
+            first = (b * lanes * channels + channel) * in_volume
+            placed_channel = block_input[c * volume * lanes :]
+            into = placed_channel if fills else pixels
+            _lanes_in(flat_x, first, channels * in_volume, images, in_volume, into)
+            if not fills:
+                _place_lanes(pixels, shape, placed_channel, offset, step, placed)
+        for o in range(g * out_per_group, (g + 1) * out_per_group):
+            first = (b * lanes * out_channels + o) * out_volume
+            _lanes_in(
+                flat_g, first, out_channels * out_volume, images, out_volume, pixels
+            )
+            for t in range(out_d):
+                for i in range(out_h):
+                    row = pixels[((t * out_h + i) * out_w) * lanes :]
+                    to = wide[(t * plane + i * placed[2]) * lanes :]
+                    for j in range(out_w * lanes):
+                        to[j] = row[j]
+            sums = partial[thread, o]
+            for k in range(shifts.size):
+                sums[k] += _lane_dot(wide, block_input[shifts[k] :], length * lanes)
+
+
+@njit(fastmath=True, cache=True)
+def _lane_dot(u, v, count):
+    """The sum of u[m] * v[m] for m < count (a whole number of vectors):
+    four vectors of running products, added lane by lane at the end."""
+    lanes = vlanes(u)
+    spill = np.zeros(4 * lanes, dtype=u.dtype)
+    s0, s1 = vload(spill, 0), vload(spill, lanes)
+    s2, s3 = vload(spill, 2 * lanes), vload(spill, 3 * lanes)
+    fours = count // (4 * lanes) * (4 * lanes)
+    for m in range(0, fours, 4 * lanes):
+        s0 = vmuladd(s0, vload(u, m), vload(v, m))
+        s1 = vmuladd(s1, vload(u, m + lanes), vload(v, m + lanes))
+        s2 = vmuladd(s2, vload(u, m + 2 * lanes), vload(v, m + 2 * lanes))
+        s3 = vmuladd(s3, vload(u, m + 3 * lanes), vload(v, m + 3 * lanes))
+    for m in range(fours, count, lanes):
+        s0 = vmuladd(s0, vload(u, m), vload(v, m))
+    vstore(spill, 0, s0), vstore(spill, lanes, s1)
+    vstore(spill, 2 * lanes, s2), vstore(spill, 3 * lanes, s3)
+    return spill.sum()
+
+
+@njit(parallel=True, cache=True)
 def _conv_weight_grad_direct(x, grad_y, grad_w, padding, placed, stride, dilation):
     """grad_w[o, c, r, p, q] = sum_{n, t, i, j} grad_y[n, o, t, i, j] * (matching x).
 
@@ -1364,6 +1459,54 @@ def _use_lanes(x_shape, weight_shape, groups, stride, placed, out_size, dtype):
     if _use_direct(weight_shape, groups, stride):
         return False
     return (placed[2] - out_size[2]) / placed[2] >= _LANES_DROPPED
+
+
+def _use_lanes_for_grad(x_shape, groups, stride, placed, dtype):
+    """Whether a weight gradient that ``_use_direct`` sends to the direct
+    loops runs with the images in the lanes instead: at stride 1, on a
+    batch of at least one vector of images, when one group's placed block
+    of images fits in ``_LANES_BYTES``."""
+    lanes = vector_width(dtype)
+    if x_shape[0] < lanes or any(s != 1 for s in stride):
+        return False
+    itemsize = np.dtype(dtype).itemsize
+    return x_shape[1] // groups * math.prod(placed) * lanes * itemsize <= _LANES_BYTES
+
+
+def _weight_grad_lanes(x, grad_y, weight_shape, placement, dilation):
+    """Call ``_conv_weight_grad_lanes`` with scratch from the workspace."""
+    threads = numba.get_num_threads()
+    lanes = vector_width(x.dtype)
+    group_channels = weight_shape[1]
+    kernel = weight_shape[2:]
+    placed = placement[2]
+    out = grad_y.shape[2:]
+    volume = max(math.prod(x.shape[2:]), math.prod(out))
+    length = (out[0] - 1) * placed[1] * placed[2] + (out[1] - 1) * placed[2] + out[2]
+    # Each part a whole number of 16 values, so that each starts on a cache line.
+    sizes = (
+        _round_up(group_channels * math.prod(placed) * lanes, 16),
+        _round_up(volume * lanes, 16),
+    )
+    wide = _round_up(length * lanes, 16)
+    scratch = _workspace.take("lanes_grad", (threads, sum(sizes) + wide), x.dtype)
+    scratch[:, : sizes[0]] = 0  # the padding's zeros
+    scratch[:, sum(sizes) :] = 0  # the dropped columns' zeros
+    partial = np.zeros(
+        (threads, weight_shape[0], group_channels * math.prod(kernel)), x.dtype
+    )
+    with compiling(_conv_weight_grad_lanes):
+        _conv_weight_grad_lanes(
+            np.ascontiguousarray(x),
+            np.ascontiguousarray(grad_y),
+            partial,
+            placement,
+            kernel,
+            dilation,
+            sizes,
+            scratch,
+        )
+    return partial.sum(axis=0).reshape(weight_shape)
 
 
 def _run_lanes(x, packed, bias, y, placement, kernel, dilation):
@@ -1524,6 +1667,10 @@ def _numba_weight_grad_on_threads(
     batch, channels = x.shape[:2]
     placed = tuple(x.shape[2 + a] + 2 * padding[a] for a in range(3))
     if _use_direct(weight_shape, groups, stride, gradient=True):
+        if _use_lanes_for_grad(x.shape, groups, stride, placed, x.dtype):
+            return _weight_grad_lanes(
+                x, grad_y, weight_shape, (padding, (1, 1, 1), placed), dilation
+            )
         grad_w = np.zeros(weight_shape, dtype=x.dtype)
         with compiling(_conv_weight_grad_direct):
             _conv_weight_grad_direct(
