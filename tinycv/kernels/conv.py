@@ -812,12 +812,9 @@ def _conv_forward_lanes(
     groups, m_pad, taps = packed_weight.shape
     group_channels = channels // groups
     lanes = vlanes(y)
-    in_volume = x.shape[2] * x.shape[3] * x.shape[4]
     out_volume = out_d * out_h * out_w
-    volume = placed[0] * placed[1] * placed[2]
     flat_x, flat_y = x.reshape(-1), y.reshape(-1)
     shape = (x.shape[2], x.shape[3], x.shape[4])
-    fills = offset == (0, 0, 0) and step == (1, 1, 1) and placed == shape
 
     starts = _tap_starts(group_channels, kernel, dilation, placed, taps) * lanes
     weight_starts = _row_starts(m_pad, taps)
@@ -838,15 +835,19 @@ def _conv_forward_lanes(
         staged = mine[in_size + pixels_size :][: m_pad * count * row_len]
         staged = staged.reshape((m_pad, count * row_len))
 
-        for c in range(group_channels):
-            channel = g * group_channels + c
-            first = (b * lanes * channels + channel) * in_volume
-            placed_channel = block_input[c * volume * lanes :]
-            # Unpadded, the pixels are already in place once in the lanes.
-            into = placed_channel if fills else pixels
-            _lanes_in(flat_x, first, channels * in_volume, images, in_volume, into)
-            if not fills:
-                _place_lanes(pixels, shape, placed_channel, offset, step, placed)
+        _block_in_lanes(
+            flat_x,
+            channels,
+            shape,
+            b,
+            g * group_channels,
+            group_channels,
+            offset,
+            step,
+            placed,
+            block_input,
+            pixels,
+        )
         for o in range(out_per_group if direct else m_pad):
             staged[o, :] = bias[g * out_per_group + o] if o < out_per_group else 0
         for row in range(count):
@@ -903,6 +904,42 @@ def _lanes_direct_row(weights, row_input, starts, sums):
         for k in range(weights.size):
             total = vfma(total, weights[k], vload(row_input, starts[k] + j))
         vstore(sums, j, total)
+
+
+@njit(cache=True)
+def _block_in_lanes(
+    flat_x,
+    channels,
+    shape,
+    block,
+    first_channel,
+    count,
+    offset,
+    step,
+    placed,
+    block_input,
+    pixels,
+):
+    """Channels first_channel .. first_channel + count of image block
+    ``block`` (images block * lanes ...), from the flat NCDHW input of
+    ``channels`` channels and spatial ``shape``, into ``block_input``: (count,
+    D_p, H_p, W_p, lanes), placed as ``_place_volume`` places a volume.
+    ``pixels`` holds one channel on its way; ``block_input`` arrives zeroed
+    where nothing is placed."""
+    lanes = vlanes(pixels)
+    batch = flat_x.size // (channels * shape[0] * shape[1] * shape[2])
+    images = min(lanes, batch - block * lanes)
+    in_volume = shape[0] * shape[1] * shape[2]
+    volume = placed[0] * placed[1] * placed[2]
+    fills = offset == (0, 0, 0) and step == (1, 1, 1) and placed == shape
+    for c in range(count):
+        first = (block * lanes * channels + first_channel + c) * in_volume
+        placed_channel = block_input[c * volume * lanes :]
+        # Unpadded, the pixels are already in place once in the lanes.
+        into = placed_channel if fills else pixels
+        _lanes_in(flat_x, first, channels * in_volume, images, in_volume, into)
+        if not fills:
+            _place_lanes(pixels, shape, placed_channel, offset, step, placed)
 
 
 @njit(cache=True)
@@ -1252,14 +1289,11 @@ def _conv_weight_grad_lanes(
     groups = channels // group_channels
     out_per_group = out_channels // groups
     lanes = vlanes(partial)
-    in_volume = x.shape[2] * x.shape[3] * x.shape[4]
     out_volume = out_d * out_h * out_w
-    volume = placed[0] * placed[1] * placed[2]
     plane = placed[1] * placed[2]
     length = (out_d - 1) * plane + (out_h - 1) * placed[2] + out_w
     flat_x, flat_g = x.reshape(-1), grad_y.reshape(-1)
     shape = (x.shape[2], x.shape[3], x.shape[4])
-    fills = offset == (0, 0, 0) and step == (1, 1, 1) and placed == shape
     shifts = _tap_starts(group_channels, kernel, dilation, placed, partial.shape[2])
     shifts *= lanes
     in_size, pixels_size = sizes
@@ -1273,14 +1307,19 @@ def _conv_weight_grad_lanes(
         block_input = mine[:in_size]
         pixels = mine[in_size : in_size + pixels_size]
         wide = mine[in_size + pixels_size :]
-        for c in range(group_channels):
-            channel = g * group_channels + c
-            first = (b * lanes * channels + channel) * in_volume
-            placed_channel = block_input[c * volume * lanes :]
-            into = placed_channel if fills else pixels
-            _lanes_in(flat_x, first, channels * in_volume, images, in_volume, into)
-            if not fills:
-                _place_lanes(pixels, shape, placed_channel, offset, step, placed)
+        _block_in_lanes(
+            flat_x,
+            channels,
+            shape,
+            b,
+            g * group_channels,
+            group_channels,
+            offset,
+            step,
+            placed,
+            block_input,
+            pixels,
+        )
         for o in range(g * out_per_group, (g + 1) * out_per_group):
             first = (b * lanes * out_channels + o) * out_volume
             _lanes_in(
