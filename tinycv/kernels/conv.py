@@ -791,8 +791,8 @@ def _conv_forward_lanes(
 
     A task is one group of one block of images, or part of its output rows
     when there are fewer blocks than threads (``parts``). It
-    1. moves the block's input channels into the lanes (``_lanes_in``) and
-       places them padded in its part of ``scratch`` (``_place_lanes``);
+    1. moves the block's input channels into the lanes and places them
+       padded in its part of ``scratch`` (``_block_in_lanes``);
     2. runs ``gemm_nn`` once per output row into ``staged`` (M, rows *
        W_out * lanes), which starts as the bias; or, when ``direct``
        (depthwise convolutions, whose few output channels per group would
