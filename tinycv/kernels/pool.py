@@ -284,13 +284,29 @@ def _max_pool_forward(x, kernel, stride, padding, out_shape):
                     # be strictly larger to win, so ties keep the first.
                     best = volume[d0, h0, w0]
                     where = (d0 * height + h0) * width + w0
+                    saw_nan = False
                     for d in range(d0, d1):
                         for h in range(h0, h1):
+                            row = volume[d, h]
+                            row_start = (d * height + h) * width
                             for w in range(w0, w1):
-                                value = volume[d, h, w]
-                                if value > best or np.isnan(value):
+                                value = row[w]
+                                if value > best:
                                     best = value
-                                    where = (d * height + h) * width + w
+                                    where = row_start + w
+                                saw_nan |= np.isnan(value)
+                    # PyTorch lets a NaN win, the window's last one. Testing
+                    # for it apart from the comparison above keeps that
+                    # comparison free of jumps (see _max_pool2d_2x2_forward);
+                    # this second pass runs only for windows holding a NaN.
+                    if saw_nan:
+                        for d in range(d0, d1):
+                            for h in range(h0, h1):
+                                for w in range(w0, w1):
+                                    value = volume[d, h, w]
+                                    if np.isnan(value):
+                                        best = value
+                                        where = (d * height + h) * width + w
                     y[n, c, i, j, k] = best
                     argmax[n, c, i, j, k] = where
 
@@ -302,10 +318,17 @@ def _max_pool2d_2x2_forward(x):
     """max_pool2d with 2 x 2 windows every 2 pixels and no padding.
 
     The window of LeNet and VGG, so it gets a kernel of its own: four loads
-    and three comparisons per output, which LLVM compiles without branches.
-    In the general kernel above, the three window loops, whose lengths are
-    known only at run time, cost more than the comparisons themselves (this
-    one is about four times faster on 2 x 2 windows).
+    and three comparisons per output. In the general kernel above, the three
+    window loops, whose lengths are known only at run time, cost more than
+    the comparisons themselves.
+
+    The comparisons are written so that the CPU need not guess. A test such
+    as ``value > best`` alone compiles to a blend of registers, but ``value >
+    best or isnan(value)`` compiles to a jump, and on random data every
+    other jump is guessed wrong: on an AVX2 CPU that made this kernel four
+    times slower. So the window is first ranked as if there were no NaN, and
+    a second, rarely taken test applies PyTorch's rule for NaN (a NaN wins,
+    and the last NaN of the window is the one kept).
     """
     batch, channels, height, width = x.shape
     out_h, out_w = height // 2, width // 2
@@ -321,23 +344,30 @@ def _max_pool2d_2x2_forward(x):
             y_row = y[n, c, i]
             where_row = argmax[n, c, i]
             for j in range(out_w):
-                # Row-major window order; a later cell wins only if larger.
-                best = top[2 * j]
-                where = 2 * i * width + 2 * j
-                value = top[2 * j + 1]
-                if value > best or np.isnan(value):
-                    best = value
-                    where = 2 * i * width + 2 * j + 1
-                value = bottom[2 * j]
-                if value > best or np.isnan(value):
-                    best = value
-                    where = (2 * i + 1) * width + 2 * j
-                value = bottom[2 * j + 1]
-                if value > best or np.isnan(value):
-                    best = value
-                    where = (2 * i + 1) * width + 2 * j + 1
+                tl, tr = top[2 * j], top[2 * j + 1]
+                bl, br = bottom[2 * j], bottom[2 * j + 1]
+                # The window's top-left, top-right, bottom-left and bottom-
+                # right cells, ranked by their offsets from the top-left in
+                # row-major order: a later cell wins only if larger, so ties
+                # keep the first.
+                best, offset = tl, 0
+                if tr > best:
+                    best, offset = tr, 1
+                if bl > best:
+                    best, offset = bl, width
+                if br > best:
+                    best, offset = br, width + 1
+                if np.isnan(tl) or np.isnan(tr) or np.isnan(bl) or np.isnan(br):
+                    if np.isnan(tl):
+                        best, offset = tl, 0
+                    if np.isnan(tr):
+                        best, offset = tr, 1
+                    if np.isnan(bl):
+                        best, offset = bl, width
+                    if np.isnan(br):
+                        best, offset = br, width + 1
                 y_row[j] = best
-                where_row[j] = where
+                where_row[j] = 2 * i * width + 2 * j + offset
 
     return y, argmax
 
