@@ -199,6 +199,41 @@ def test_conv_transpose2d_numba_matches_reference(path, case):
         assert_close(grad, grad_ref, dtype)
 
 
+@FEW
+@given(case=conv_transpose2d_settings())
+def test_transposed_convolution_by_phases_and_by_stuffing(case):
+    # A strided transposed convolution (and so the input gradient of a
+    # strided convolution) runs as one stride-1 convolution per phase;
+    # with a stride and a dilation on one axis it stuffs zeros instead.
+    # Both must give the reference's result wherever phases apply.
+    stride, padding, output_padding, groups, dilation = case["settings"]
+    dilation = tuple(1 if s > 1 else d for s, d in zip(stride, dilation))
+    size = tuple(
+        conv.transposed_output_size(
+            case["x_shape"][2 + a],
+            case["kernel"][a],
+            stride[a],
+            padding[a],
+            output_padding[a],
+            dilation[a],
+        )
+        for a in range(2)
+    )
+    rng = np.random.default_rng(1)
+    dtype = case["dtype"]
+    x = rng.standard_normal(case["x_shape"]).astype(dtype)
+    weight_shape = (case["x_shape"][1], case["out_per_group"]) + case["kernel"]
+    weight = rng.standard_normal(weight_shape).astype(dtype)
+    bias = rng.standard_normal(case["out_per_group"] * groups).astype(dtype)
+    expected = conv.conv_transpose2d_forward_reference(
+        x, weight, bias, stride, padding, output_padding, groups, dilation
+    )
+    as_3d = (x[:, :, None], weight[:, :, None], bias, (1,) + stride, (0,) + padding)
+    rest = ((1,) + dilation, groups, (1,) + size)
+    for way in (conv._conv_transpose_phases, conv._conv_transpose_stuffed):
+        assert_close(way(*as_3d, *rest)[:, :, 0], expected, dtype)
+
+
 @PATHS
 @settings(max_examples=12, deadline=None)
 @given(
@@ -361,8 +396,9 @@ def test_images_in_lanes_on_whole_and_partial_blocks(
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_images_in_lanes_for_transposed_and_3d_convolutions(dtype):
-    # A stride-2 transposed convolution places its input with zeros between
-    # the pixels; conv3d has frames. Both run with the batch in the lanes.
+    # A stride-2 transposed convolution runs as four stride-1 convolutions
+    # (phases); with dilation 2 too, it places its input with zeros between
+    # the pixels; conv3d has frames. All run with the batch in the lanes.
     lanes = conv.vector_width(dtype)
     rng = np.random.default_rng(12)
     x = rng.standard_normal((lanes + 1, 3, 4, 5)).astype(dtype)
@@ -371,9 +407,12 @@ def test_images_in_lanes_for_transposed_and_3d_convolutions(dtype):
     kernel3d = rng.standard_normal((5, 2, 2, 3, 3)).astype(dtype)
     with kernel_path("lanes"):
         y_up = conv.conv_transpose2d_forward(x, up, None, 2, 1, 1)
+        y_stuffed = conv.conv_transpose2d_forward(x, up, None, 2, 1, 1, 1, 2)
         y_3d = conv.conv3d_forward(video, kernel3d, None, padding=(1, 0, 1))
     with use_backend("reference"):
         assert_close(y_up, conv.conv_transpose2d_forward(x, up, None, 2, 1, 1), dtype)
+        expected = conv.conv_transpose2d_forward(x, up, None, 2, 1, 1, 1, 2)
+        assert_close(y_stuffed, expected, dtype)
         expected = conv.conv3d_forward(video, kernel3d, None, padding=(1, 0, 1))
         assert_close(y_3d, expected, dtype)
 
@@ -414,8 +453,9 @@ def test_images_in_lanes_where_the_shifted_product_drops_columns():
 def test_reused_padded_copy_is_zeroed_on_every_call(path):
     # The padded copy of a batch lives in a buffer kept between calls. Fill
     # it with a large input first, then run a stride-2 transposed
-    # convolution (zeros between its pixels) and a padded convolution in
-    # the same buffer: no value of the first call may leak into them.
+    # convolution with dilation 2 (zeros between its pixels) and a padded
+    # convolution in the same buffer: no value of the first call may leak
+    # into them.
     rng = np.random.default_rng(7)
     big = 1e6 * rng.standard_normal((2, 4, 30, 30))
     x = rng.standard_normal((2, 4, 9, 8))
@@ -423,12 +463,11 @@ def test_reused_padded_copy_is_zeroed_on_every_call(path):
     down = rng.standard_normal((6, 4, 5, 5))
     with kernel_path(path):
         conv.conv2d_forward(big, rng.standard_normal((6, 4, 3, 3)), None, 1, 2)
-        y_up = conv.conv_transpose2d_forward(x, up, None, 2, 1, 1)
+        y_up = conv.conv_transpose2d_forward(x, up, None, 2, 1, 1, 1, 2)
         y_down = conv.conv2d_forward(x, down, None, 1, 2)
     with use_backend("reference"):
-        assert_close(
-            y_up, conv.conv_transpose2d_forward(x, up, None, 2, 1, 1), np.float64
-        )
+        expected = conv.conv_transpose2d_forward(x, up, None, 2, 1, 1, 1, 2)
+        assert_close(y_up, expected, np.float64)
         assert_close(y_down, conv.conv2d_forward(x, down, None, 1, 2), np.float64)
 
 

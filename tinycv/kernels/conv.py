@@ -1679,9 +1679,28 @@ def _numba_conv_on_threads(
 
 
 def _numba_conv_transpose(x, weight, bias, stride, padding, dilation, groups, size):
-    """A transposed convolution with output spatial size ``size``, as an
-    ordinary convolution: stuff stride - 1 zeros between input pixels, pad
-    by d * (k - 1) - padding (crop where negative), flip the kernel."""
+    """A transposed convolution with output spatial size ``size``, as
+    ordinary convolutions; 5-D arrays.
+
+    Strided ones go by phases (``_conv_transpose_phases``), unless an axis
+    has both a stride and a dilation above one; the others stuff zeros
+    (``_conv_transpose_stuffed``), which at stride 1 means no zeros at all.
+    """
+    if stride != (1, 1, 1) and all(s == 1 or d == 1 for s, d in zip(stride, dilation)):
+        return _conv_transpose_phases(
+            x, weight, bias, stride, padding, dilation, groups, size
+        )
+    return _conv_transpose_stuffed(
+        x, weight, bias, stride, padding, dilation, groups, size
+    )
+
+
+def _conv_transpose_stuffed(x, weight, bias, stride, padding, dilation, groups, size):
+    """The transposed convolution as one convolution: stuff stride - 1
+    zeros between input pixels, pad by d * (k - 1) - padding (crop where
+    negative), flip the kernel and convolve at stride 1. Simple, but at
+    stride 2 in two dimensions three quarters of its multiply-adds are by
+    stuffed zeros."""
     kernel = weight.shape[2:]
     reach = tuple(dilation[a] * (kernel[a] - 1) for a in range(3))
     offset = tuple(reach[a] - padding[a] for a in range(3))
@@ -1690,6 +1709,75 @@ def _numba_conv_transpose(x, weight, bias, stride, padding, dilation, groups, si
     return _numba_conv(
         x, flipped, bias, (1, 1, 1), dilation, groups, offset, stride, placed
     )
+
+
+def _phase_geometry(stride, padding, dilation, kernel, size, r):
+    """Phase r of one axis: the outputs o with o + padding = r (mod stride).
+
+    Returns (the phase's first output, its number of outputs, its number of
+    taps k = r, r + stride, ..., and the offset and length of the placed
+    input of the stride-1 convolution that computes them).
+    """
+    q0 = -((r - padding) // stride)  # ceil((padding - r) / stride)
+    q1 = (size - 1 + padding - r) // stride
+    taps = len(range(r, kernel, stride))
+    reach = dilation * (taps - 1)
+    count = q1 - q0 + 1
+    return q0 * stride - padding + r, count, taps, reach - q0, count + reach
+
+
+def _conv_transpose_phases(x, weight, bias, stride, padding, dilation, groups, size):
+    """A strided transposed convolution as stride_d * stride_h * stride_w
+    stride-1 convolutions, one per phase, with no stuffed zeros.
+
+    Along one axis, y[o] = sum over i, k with o = i*s - p + k of x[i] w[k]:
+    output o only meets the taps k = r, r + s, r + 2s, ... with r = (o + p)
+    mod s. Writing o = q*s - p + r, it is
+
+        y[q*s - p + r] = sum_m x[q - m] * w[r + m*s],
+
+    an ordinary convolution of x with those taps, flipped. So the outputs
+    of each phase r (every s-th output, from the phase's first) come from a
+    stride-1 convolution of x with a kernel about s times smaller, and the
+    phases together do exactly the transposed convolution's multiply-adds.
+    (Only for axes without dilation, or with stride 1, where there is one
+    phase: with both, the taps of a phase are not evenly spaced.)
+    """
+    kernel = weight.shape[2:]
+    y = np.empty((x.shape[0], weight.shape[1] * groups) + tuple(size), x.dtype)
+    for phase in np.ndindex(*stride):
+        firsts, counts, lengths, offsets, placed = zip(
+            *(
+                _phase_geometry(
+                    stride[a], padding[a], dilation[a], kernel[a], size[a], phase[a]
+                )
+                for a in range(3)
+            )
+        )
+        if min(counts) <= 0:
+            continue  # an output shorter than the stride: no output here
+        outputs = (slice(None), slice(None)) + tuple(
+            slice(first, None, s) for first, s in zip(firsts, stride)
+        )
+        if min(lengths) == 0:
+            # A kernel shorter than the stride: no tap reaches these outputs.
+            y[outputs] = 0 if bias is None else bias.reshape(-1, 1, 1, 1)
+            continue
+        taps = (slice(None), slice(None)) + tuple(
+            slice(r, None, s) for r, s in zip(phase, stride)
+        )
+        y[outputs] = _numba_conv(
+            x,
+            _flip_for_transpose(weight[taps], groups),
+            bias,
+            (1, 1, 1),
+            dilation,
+            groups,
+            offsets,
+            (1, 1, 1),
+            placed,
+        )
+    return y
 
 
 def _numba_weight_grad(x, grad_y, weight_shape, stride, padding, dilation, groups):
