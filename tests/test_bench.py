@@ -36,8 +36,9 @@ def test_matmul(tmp_path, capsys):
 def test_pool(tmp_path):
     results = _run(tmp_path, "pool", [1])
     cases = {r["case"] for r in results}
-    assert "2x2 fwd+bwd 1x64x32x32" in cases
-    assert any(r["implementation"] == "reference" for r in results)
+    assert {"max 2x2 fwd+bwd 1x64x32x32", "avg 2x2 fwd+bwd 1x64x32x32"} <= cases
+    references = {r["case"] for r in results if r["implementation"] == "reference"}
+    assert references == {"max 2x2 fwd+bwd 2x4x16x16", "avg 2x2 fwd+bwd 2x4x16x16"}
 
 
 def test_conv2d_cases_are_the_lecture_layers():

@@ -389,11 +389,22 @@ def _max_pool_forward_backward(x):
     return pool.max_pool2d_backward(y, argmax, x.shape)
 
 
-def _torch_max_pool_forward_backward(torch, x):
+def _avg_pool_forward_backward(x):
+    """avg_pool2d 2x2 stride 2, forward then backward (y as its own gradient)."""
+    from tinycv.kernels import pool
+
+    y = pool.avg_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+    return pool.avg_pool2d_backward(y, x.shape, (2, 2), (2, 2), (0, 0))
+
+
+def _torch_pool_forward_backward(torch, kind, x):
     x = x.detach().requires_grad_()
-    y = torch.nn.functional.max_pool2d(x, 2, 2)
+    y = getattr(torch.nn.functional, f"{kind}_pool2d")(x, 2, 2)
     y.backward(y.detach())
     return x.grad
+
+
+POOLS = {"max": _max_pool_forward_backward, "avg": _avg_pool_forward_backward}
 
 
 def _pool(sizes, device, rounds) -> list[Result]:
@@ -410,39 +421,40 @@ def _pool(sizes, device, rounds) -> list[Result]:
     for batch in sizes or (POOL_SHAPE[0],):
         shape = (batch, *POOL_SHAPE[1:])
         x = rng.standard_normal(shape, dtype=np.float32)
-        what = f"2x2 fwd+bwd {_dims(shape)}"
-
-        with use_backend("numba"):
-            timing = _time(
-                _max_pool_forward_backward,
-                to_device(x, device),
-                rounds=rounds,
-                synchronize=sync,
-            )
-            ours = section.add(what, "tinycv" + suffix, timing)
-            if on_gpu:
-                timing = _time(_max_pool_forward_backward, x, rounds=rounds)
-                section.add(what, "tinycv cpu", timing, None, ours)
-        if use_torch:
-            timing = _time(
-                _torch_max_pool_forward_backward,
-                torch,
-                torch.from_numpy(x).to(device),
-                rounds=rounds,
-                synchronize=_torch_sync(torch, device),
-            )
-            section.add(what, "torch" + suffix, timing, None, ours)
+        for kind, forward_backward in POOLS.items():
+            what = f"{kind} 2x2 fwd+bwd {_dims(shape)}"
+            with use_backend("numba"):
+                timing = _time(
+                    forward_backward,
+                    to_device(x, device),
+                    rounds=rounds,
+                    synchronize=sync,
+                )
+                ours = section.add(what, "tinycv" + suffix, timing)
+                if on_gpu:
+                    timing = _time(forward_backward, x, rounds=rounds)
+                    section.add(what, "tinycv cpu", timing, None, ours)
+            if use_torch:
+                timing = _time(
+                    _torch_pool_forward_backward,
+                    torch,
+                    kind,
+                    torch.from_numpy(x).to(device),
+                    rounds=rounds,
+                    synchronize=_torch_sync(torch, device),
+                )
+                section.add(what, "torch" + suffix, timing, None, ours)
 
     if not on_gpu:
         x = rng.standard_normal(REFERENCE_POOL_SHAPE, dtype=np.float32)
-        what = f"2x2 fwd+bwd {_dims(x.shape)}"
-        with use_backend("numba"):
-            ours = section.add(
-                what, "tinycv", _time(_max_pool_forward_backward, x, rounds=rounds)
-            )
-        with use_backend("reference"):
-            timing = _time(_max_pool_forward_backward, x, rounds=1)
-        section.add(what, "reference", timing, None, ours)
+        for kind, forward_backward in POOLS.items():
+            what = f"{kind} 2x2 fwd+bwd {_dims(x.shape)}"
+            with use_backend("numba"):
+                timing = _time(forward_backward, x, rounds=rounds)
+                ours = section.add(what, "tinycv", timing)
+            with use_backend("reference"):
+                timing = _time(forward_backward, x, rounds=1)
+            section.add(what, "reference", timing, None, ours)
     return section.results
 
 
@@ -454,7 +466,7 @@ def _pool(sizes, device, rounds) -> list[Result]:
 TITLES = {
     "matmul": "matmul, float32 n x n",
     "conv2d": "conv2d, float32 input*weight (fwd+bwd: 3x the flops)",
-    "pool": "max_pool2d, float32",
+    "pool": "max_pool2d and avg_pool2d, float32",
 }
 
 
