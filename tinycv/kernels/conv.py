@@ -27,7 +27,10 @@ The file reads in three parts.
    - the other two products of the backward pass are convolutions too:
      the gradient with respect to the input is a transposed convolution of
      the output gradient, and a transposed convolution is an ordinary
-     convolution of a zero-stuffed input with the flipped kernel.
+     convolution of a zero-stuffed input with the flipped kernel; at
+     stride s, better, s x s ordinary convolutions with every s-th tap,
+     one per phase of the output, and no stuffed zeros
+     (``_conv_transpose_phases``).
 
    conv2d runs as a conv3d with a depth of one, so one set of kernels
    serves both. Convolutions with fewer than 4 output channels per group
@@ -1741,7 +1744,8 @@ def _conv_transpose_phases(x, weight, bias, stride, padding, dilation, groups, s
     stride-1 convolution of x with a kernel about s times smaller, and the
     phases together do exactly the transposed convolution's multiply-adds.
     (Only for axes without dilation, or with stride 1, where there is one
-    phase: with both, the taps of a phase are not evenly spaced.)
+    phase. With both, which taps a phase meets depends on the dilation as
+    well; such axes keep the stuffed zeros.)
     """
     kernel = weight.shape[2:]
     y = np.empty((x.shape[0], weight.shape[1] * groups) + tuple(size), x.dtype)

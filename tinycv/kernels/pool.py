@@ -255,9 +255,10 @@ def avg_pool3d_backward_reference(grad_y, input_shape, kernel_size, stride, padd
 # 2. Numba kernels (volumes; an image is a volume of depth one)
 # --------------------------------------------------------------------------
 # Each kernel takes x as (N, C, D, H, W) and the window as three 3-tuples,
-# and runs the N * C feature maps in parallel. Inside a map, an output
-# cell's window is clipped to the input once, so the innermost loops have
-# no bounds tests.
+# and runs the N * C feature maps in parallel. Inside a map, a window is
+# clipped to the input once, so the innermost loops have no bounds tests.
+# Max pooling walks each output's window; average pooling works along
+# whole rows instead (see _avg_pool_forward).
 
 
 @njit(cache=True, parallel=True)
