@@ -41,6 +41,33 @@ def test_pool(tmp_path):
     assert references == {"max 2x2 fwd+bwd 2x4x16x16", "avg 2x2 fwd+bwd 2x4x16x16"}
 
 
+def test_first_calls_one_per_kind_of_kernel():
+    def result(section, case, implementation="tinycv"):
+        return bench.Result(section, case, implementation, 1.0, 1.0, 1.0, None, None)
+
+    results = [
+        result("matmul", "n=64"),
+        result("matmul", "n=64", "numpy"),
+        result("matmul", "n=128"),
+        result("conv2d", "a fwd"),
+        result("conv2d", "a fwd+bwd"),
+        result("conv2d", "b fwd"),
+        result("pool", "max 2x2 fwd+bwd 32x64x32x32", "tinycv cuda"),
+        result("pool", "max 2x2 fwd+bwd 32x64x32x32", "tinycv cpu"),
+        result("pool", "avg 2x2 fwd+bwd 32x64x32x32", "tinycv cuda"),
+        result("pool", "avg 2x2 fwd+bwd 32x64x32x32", "torch cuda"),
+    ]
+    kinds = [(r.section, r.case, r.implementation) for r in bench.first_calls(results)]
+    assert kinds == [
+        ("matmul", "n=64", "tinycv"),
+        ("conv2d", "a fwd", "tinycv"),
+        ("conv2d", "a fwd+bwd", "tinycv"),
+        ("pool", "max 2x2 fwd+bwd 32x64x32x32", "tinycv cuda"),
+        ("pool", "max 2x2 fwd+bwd 32x64x32x32", "tinycv cpu"),
+        ("pool", "avg 2x2 fwd+bwd 32x64x32x32", "tinycv cuda"),
+    ]
+
+
 def test_conv2d_cases_are_the_lecture_layers():
     shapes = [case.shapes() for case in bench.CONV_CASES]
     assert shapes == [

@@ -506,17 +506,38 @@ def _compile_table(results: list[Result]):
     )
     table.add_column("section")
     table.add_column("case")
+    table.add_column("impl.")
     for name in ("first call ms", "warm ms"):
         table.add_column(name, justify="right")
-    seen = set()
-    for r in results:
-        passes = r.case.split()[-1] if r.section == "conv2d" else ""
-        kind = (r.section, r.implementation, passes)
-        if not r.implementation.startswith("tinycv") or kind in seen:
-            continue
-        seen.add(kind)
-        table.add_row(r.section, r.case, f"{r.first_call_ms:.1f}", f"{r.median_ms:.3f}")
+    for r in first_calls(results):
+        table.add_row(
+            r.section,
+            r.case,
+            r.implementation,
+            f"{r.first_call_ms:.1f}",
+            f"{r.median_ms:.3f}",
+        )
     return table
+
+
+def first_calls(results: list[Result]) -> list[Result]:
+    """The first result of each kind of tinycv kernel: per section and
+    implementation (CPU or GPU), and apart for forward and forward+backward
+    convolutions, and for max and average pooling, which compile different
+    kernels."""
+    seen, first = set(), []
+    for r in results:
+        if r.section == "conv2d":
+            variant = r.case.split()[-1]  # fwd or fwd+bwd
+        elif r.section == "pool":
+            variant = r.case.split()[0]  # max or avg
+        else:
+            variant = ""
+        kind = (r.section, r.implementation, variant)
+        if r.implementation.startswith("tinycv") and kind not in seen:
+            seen.add(kind)
+            first.append(r)
+    return first
 
 
 def _environment(device: str, rounds: int) -> dict:
