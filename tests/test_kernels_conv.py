@@ -471,6 +471,23 @@ def test_reused_padded_copy_is_zeroed_on_every_call(path):
         assert_close(y_down, conv.conv2d_forward(x, down, None, 1, 2), np.float64)
 
 
+@pytest.mark.parametrize("path", ["gemm", "gemm-batch"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_shifted_product_sums_many_taps_in_slices(path, dtype):
+    # 11 channels x 5 x 5 = 275 taps, more than conv._SHIFTED_TAPS: the
+    # shifted product sums them in two slices (138 and 137 taps), the
+    # second added to the first's sums.
+    assert 11 * 25 > conv._SHIFTED_TAPS
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 11, 8, 9)).astype(dtype)
+    weight = rng.standard_normal((5, 11, 5, 5)).astype(dtype)
+    bias = rng.standard_normal(5).astype(dtype)
+    with kernel_path(path):
+        y = conv.conv2d_forward(x, weight, bias, 1, 2)
+    with use_backend("reference"):
+        assert_close(y, conv.conv2d_forward(x, weight, bias, 1, 2), dtype)
+
+
 @pytest.mark.parametrize("strided", [False, True])
 def test_bias_gradient_of_a_large_output_sums_on_all_cores(strided):
     # Above conv._PARALLEL_SUM numbers the planes are summed by a Numba
