@@ -474,18 +474,24 @@ def test_reused_padded_copy_is_zeroed_on_every_call(path):
 @pytest.mark.parametrize("path", ["gemm", "gemm-batch"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_shifted_product_sums_many_taps_in_slices(path, dtype):
-    # 11 channels x 5 x 5 = 275 taps, more than conv._SHIFTED_TAPS: the
-    # shifted product sums them in two slices (138 and 137 taps), the
-    # second added to the first's sums.
-    assert 11 * 25 > conv._SHIFTED_TAPS
+    # A VGG-sized layer: 64 channels x 3 x 3 = 576 taps over a task's rows
+    # of 34 pixels is more input than conv._SHIFTED_SLICE_BYTES, so the
+    # shifted product sums its taps in slices, each added to the sums
+    # before (a task of the "gemm" path, a whole 34 x 34 frame, more so).
+    # Checked against numpy on the padded input's 3 x 3 windows (the
+    # reference loops would take seconds here).
     rng = np.random.default_rng(4)
-    x = rng.standard_normal((2, 11, 8, 9)).astype(dtype)
-    weight = rng.standard_normal((5, 11, 5, 5)).astype(dtype)
-    bias = rng.standard_normal(5).astype(dtype)
+    x = rng.standard_normal((1, 64, 32, 32)).astype(dtype)
+    weight = rng.standard_normal((8, 64, 3, 3)).astype(dtype)
+    bias = rng.standard_normal(8).astype(dtype)
+    rows_per_task, _ = conv._row_tiling(32, 34)  # the batch path's tasks
+    assert 576 * rows_per_task * 34 * x.itemsize > conv._SHIFTED_SLICE_BYTES
     with kernel_path(path):
-        y = conv.conv2d_forward(x, weight, bias, 1, 2)
-    with use_backend("reference"):
-        assert_close(y, conv.conv2d_forward(x, weight, bias, 1, 2), dtype)
+        y = conv.conv2d_forward(x, weight, bias, 1, 1)
+    padded = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3))
+    expected = np.einsum("nchwpq,ocpq->nohw", windows, weight) + bias[:, None, None]
+    assert_close(y, expected.astype(dtype), dtype)
 
 
 @pytest.mark.parametrize("strided", [False, True])

@@ -77,13 +77,13 @@ _DIRECT_GRAD_TAPS = 32
 _DIRECT_POINTWISE_OUT = 32
 # Bias gradients of at least this many numbers are summed on all cores.
 _PARALLEL_SUM = 1 << 20
-# The shifted product sums over the taps in slices of at most this many, so
-# that the input rows one column block reads in a slice stay in L1 while
-# all the block's 6-row tiles go down them: a VGG layer's 576 taps (64
-# channels x 3 x 3) in three slices of 192 took its forward from 69 to 79
-# GFLOP/s on one AMD Zen 3 core, 138 to 150-160 on two (slices of 64-256
-# all did; bench/README.md).
-_SHIFTED_TAPS = 256
+# The shifted product sums over the taps in slices, so that the input rows a
+# task reads for one slice (taps x its wide pixels) stay in a core's L2
+# while all its 6-row tiles go down them. A VGG task reads 576 taps x 374
+# pixels, 860 KB of float32, more than an AMD Zen 3 core's 512 KiB; in
+# slices of 144 its forward went from 69 to 79 GFLOP/s on one core and
+# from 138 to 150-160 on two (slices of 64 to 256 taps did as well).
+_SHIFTED_SLICE_BYTES = 256 << 10
 
 
 # The forward puts a block of images in the SIMD lanes when the shifted
@@ -739,9 +739,10 @@ def _forward_shifted_tile(window, starts, weight, bias, y, first_row, rows, widt
     result = np.zeros((m_pad, (length + lanes - 1) // lanes * lanes), y.dtype)
     flat_weight = weight.reshape(m_pad * taps)
     weight_starts = _row_starts(m_pad, taps)
-    # Taps in equal slices of at most _SHIFTED_TAPS; gemm_nn adds each
-    # slice's product to the sums of the slices before.
-    slices = (taps + _SHIFTED_TAPS - 1) // _SHIFTED_TAPS
+    # Taps in equal slices of at most _SHIFTED_SLICE_BYTES of input rows;
+    # gemm_nn adds each slice's product to the sums of the slices before.
+    most = max(1, _SHIFTED_SLICE_BYTES // (result.shape[1] * result.itemsize))
+    slices = (taps + most - 1) // most
     depth = (taps + slices - 1) // slices
     for k0 in range(0, taps, depth):
         k1 = min(k0 + depth, taps)
