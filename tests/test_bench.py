@@ -57,7 +57,7 @@ def test_first_calls_one_per_kind_of_kernel():
         result("pool", "avg 2x2 fwd+bwd 32x64x32x32", "tinycv cuda"),
         result("pool", "avg 2x2 fwd+bwd 32x64x32x32", "torch cuda"),
     ]
-    kinds = [(r.section, r.case, r.implementation) for r in bench.first_calls(results)]
+    kinds = [(r.section, r.case, r.implementation) for r in bench._first_calls(results)]
     assert kinds == [
         ("matmul", "n=64", "tinycv"),
         ("conv2d", "a fwd", "tinycv"),

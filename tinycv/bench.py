@@ -509,7 +509,7 @@ def _compile_table(results: list[Result]):
     table.add_column("impl.")
     for name in ("first call ms", "warm ms"):
         table.add_column(name, justify="right")
-    for r in first_calls(results):
+    for r in _first_calls(results):
         table.add_row(
             r.section,
             r.case,
@@ -520,7 +520,7 @@ def _compile_table(results: list[Result]):
     return table
 
 
-def first_calls(results: list[Result]) -> list[Result]:
+def _first_calls(results: list[Result]) -> list[Result]:
     """The first result of each kind of tinycv kernel: per section and
     implementation (CPU or GPU), and apart for forward and forward+backward
     convolutions, and for max and average pooling, which compile different
